@@ -1,0 +1,5 @@
+"""``python -m sctpctl`` runs the command line."""
+
+from sctpctl.cli.main import main
+
+main()

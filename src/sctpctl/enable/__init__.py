@@ -1,0 +1,1 @@
+"""enable, disable and status: turning SCTP on across node pools and reporting its state."""

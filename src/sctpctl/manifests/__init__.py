@@ -1,0 +1,1 @@
+"""Kubernetes YAML: loading with positions, lint rules for SCTP, rendering of sample objects."""

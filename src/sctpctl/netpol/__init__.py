@@ -1,0 +1,1 @@
+"""The NetworkPolicy engine: Kubernetes semantics as pure functions (verdicts, truth tables)."""

@@ -1,0 +1,1 @@
+"""Node-level configuration as pure functions: MachineConfig and Ignition rendering and checks."""

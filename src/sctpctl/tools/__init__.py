@@ -1,0 +1,1 @@
+"""listen, connect, probe and perf: the logic behind the network tools, without the CLI."""

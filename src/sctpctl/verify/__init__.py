@@ -1,0 +1,1 @@
+"""The verification runner: a catalogue of checks, their expectations, and the report."""
