@@ -80,14 +80,15 @@ class LabApiServer:
         self._api = ApiServer(self._registry, token=self.state.token(), runtime=self.runtime)
         if self.watch_timeout is not None:
             self._api.watch_timeout = self.watch_timeout
-        self._runner = web.AppRunner(self._api.app(), handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            self._api.app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,
             HOST,
             self.requested_port,
             ssl_context=self.ssl_context(),
-            shutdown_timeout=1.0,
         )
         try:
             await site.start()
