@@ -158,6 +158,29 @@ class KubernetesClient:
                 f"cannot reach the API server at {self.api.configuration.host}: {error}"
             ) from error
 
+    async def _stream(
+        self, method: str, path: str, query: list[tuple[str, Any]], *, accept: str
+    ) -> aiohttp.ClientResponse:
+        """A response whose body the caller reads (watch, logs); failures are raised here."""
+        try:
+            response: aiohttp.ClientResponse = await self.api.call_api(
+                path,
+                method,
+                query_params=query,
+                header_params={"Accept": accept},
+                auth_settings=_AUTH,
+                _preload_content=False,
+            )
+        except (aiohttp.ClientError, OSError) as error:
+            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
+        if response.status >= 400:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+            raise error_for(response.status, _status_of(body, response.status))
+        return response
+
     # --- discovery ----------------------------------------------------------------------------
 
     async def resource(self, api_version: str, kind: str) -> ResourceInfo:
@@ -373,20 +396,8 @@ class KubernetesClient:
         ):
             if value is not None:
                 query.append((key, value))
+        response = await self._stream("GET", path, query, accept="application/json")
         try:
-            response = await self.api.call_api(
-                path,
-                "GET",
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                auth_settings=_AUTH,
-                _preload_content=False,
-            )
-        except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
-        try:
-            if response.status >= 400:
-                raise error_for(response.status, _status_of(await response.read(), response.status))
             buffer = b""
             async for chunk in response.content.iter_any():
                 buffer += chunk
@@ -487,21 +498,9 @@ class KubernetesClient:
             query.append(("container", container))
         if tail_lines is not None:
             query.append(("tailLines", tail_lines))
-        try:
-            response = await self.api.call_api(
-                path,
-                "GET",
-                query_params=query,
-                header_params={"Accept": "text/plain"},
-                auth_settings=_AUTH,
-                _preload_content=False,
-            )
-        except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
+        response = await self._stream("GET", path, query, accept="text/plain")
         try:
             body = await response.read()
-            if response.status >= 400:
-                raise error_for(response.status, _status_of(body, response.status))
             text: str = body.decode("utf-8", "replace")
             return text
         finally:

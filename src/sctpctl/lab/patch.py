@@ -60,9 +60,10 @@ def _index(container: list[Any], token: str, *, for_insert: bool) -> int:
     return index
 
 
-def _parent(doc: Any, tokens: list[str], path: str) -> Any:
+def _walk(doc: Any, tokens: list[str], path: str) -> Any:
+    """The value ``tokens`` lead to in ``doc``; a missing step is a :class:`PatchError`."""
     target = doc
-    for token in tokens[:-1]:
+    for token in tokens:
         if isinstance(target, dict) and token in target:
             target = target[token]
         elif isinstance(target, list):
@@ -70,18 +71,14 @@ def _parent(doc: Any, tokens: list[str], path: str) -> Any:
         else:
             raise PatchError(f"path {path!r} does not exist")
     return target
+
+
+def _parent(doc: Any, tokens: list[str], path: str) -> Any:
+    return _walk(doc, tokens[:-1], path)
 
 
 def _get(doc: Any, path: str) -> Any:
-    target = doc
-    for token in _pointer(path):
-        if isinstance(target, dict) and token in target:
-            target = target[token]
-        elif isinstance(target, list):
-            target = target[_index(target, token, for_insert=False)]
-        else:
-            raise PatchError(f"path {path!r} does not exist")
-    return target
+    return _walk(doc, _pointer(path), path)
 
 
 def _add(doc: Any, path: str, value: Any) -> Any:

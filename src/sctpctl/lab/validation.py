@@ -422,10 +422,6 @@ def validate_endpoint_slice(new: Mapping[str, Any], old: Mapping[str, Any] | Non
     return causes
 
 
-def validate_node(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[Cause]:
-    return []
-
-
 Validator = Callable[[Mapping[str, Any], Mapping[str, Any] | None], list[Cause]]
 
 VALIDATORS: dict[str, Validator] = {
