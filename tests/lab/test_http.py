@@ -244,3 +244,17 @@ def test_kill_9_loses_no_acknowledged_write_and_versions_keep_growing(tmp_path: 
         process.wait(10)
         assert process.stderr is not None
         process.stderr.close()
+
+
+def test_lab_kubeconfig_prints_the_path_or_says_what_is_missing(
+    lab: LabThread, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from sctpctl.cli.main import cli
+
+    found = CliRunner().invoke(cli, ["lab", "kubeconfig", "--state", str(lab.state.root)])
+    assert found.exit_code == 0 and found.output.strip() == str(lab.state.kubeconfig)
+    missing = CliRunner().invoke(cli, ["lab", "kubeconfig", "--state", str(tmp_path / "none")])
+    assert missing.exit_code == 1
+    assert "has no kubeconfig yet" in " ".join(missing.output.split())
