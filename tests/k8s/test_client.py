@@ -4,6 +4,7 @@ the operations ``enable``, ``status`` and ``verify`` need, and the error types t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -109,10 +110,11 @@ async def test_enable_flow_machine_config_and_pool_watch(client: KubernetesClien
     assert applied["spec"]["config"]["ignition"]["version"] == "3.2.0"
     updated = {"status": {"conditions": [{"type": "Updated", "status": "True"}]}}
     await client.patch(MC, "MachineConfigPool", "worker", updated, subresource="status")
-    async for event in events:
-        if event.type == "MODIFIED":
-            assert event.object["status"]["conditions"][0]["type"] == "Updated"
-            break
+    async with contextlib.aclosing(events):  # closing releases the connection at once
+        async for event in events:
+            if event.type == "MODIFIED":
+                assert event.object["status"]["conditions"][0]["type"] == "Updated"
+                break
     with pytest.raises(errors.UnsupportedMediaType):
         await client.patch(MC, "MachineConfig", "load-sctp-module", {"spec": {}},
                            patch_type=PatchType.STRATEGIC)  # fmt: skip

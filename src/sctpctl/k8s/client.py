@@ -146,7 +146,8 @@ class Client(Protocol):
         timeout_seconds: int | None = None,
     ) -> AsyncIterator[WatchEvent]:
         """Changes of one kind until ``timeout_seconds`` or the server ends the stream; an
-        expired ``resource_version`` raises :class:`~sctpctl.k8s.errors.Gone`."""
+        expired ``resource_version`` raises :class:`~sctpctl.k8s.errors.Gone`. A caller that
+        stops early closes the iterator (``contextlib.aclosing``) to free the connection."""
         ...
 
     async def exec(
