@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 from sctpctl import __version__
 from sctpctl.cli.demo import demo
 from sctpctl.cli.errors import CommandError
+from sctpctl.cli.lab import lab
 from sctpctl.cli.output import ColorMode, Settings, make_console
 from sctpctl.outcomes import ExitCode, Outcome
 
@@ -69,7 +70,7 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (demo,)
+COMMANDS: tuple[click.Command, ...] = (demo, lab)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:
