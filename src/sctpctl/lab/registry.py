@@ -52,13 +52,9 @@ from sctpctl.lab.patch import (
     strategic_merge_patch,
 )
 from sctpctl.lab.schema import SchemaTypeError, decode
-from sctpctl.lab.selectors import (
-    FieldSelector,
-    LabelSelector,
-    parse_field_selector,
-    parse_label_selector,
-)
+from sctpctl.lab.selectors import FieldSelector, parse_field_selector, parse_label_selector
 from sctpctl.lab.store import Key, Store
+from sctpctl.netpol.selectors import Selector
 
 Object = dict[str, Any]
 Objects = list[Object]
@@ -151,7 +147,7 @@ class Registry:
         rt: ResourceType,
         namespace: str | None = None,
         *,
-        label_selector: str | LabelSelector | None = None,
+        label_selector: str | Selector | None = None,
         field_selector: str | FieldSelector | None = None,
     ) -> ObjectList:
         labels = _labels(label_selector)
@@ -579,7 +575,7 @@ class Registry:
         rt: ResourceType,
         namespace: str | None = None,
         *,
-        label_selector: str | LabelSelector | None = None,
+        label_selector: str | Selector | None = None,
         field_selector: str | FieldSelector | None = None,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
@@ -638,7 +634,7 @@ class Registry:
         namespace: str | None = None,
         *,
         resource_version: str | None = None,
-        label_selector: str | LabelSelector | None = None,
+        label_selector: str | Selector | None = None,
         field_selector: str | FieldSelector | None = None,
         send_initial_events: bool | None = None,
         allow_bookmarks: bool = False,
@@ -758,8 +754,8 @@ class Registry:
             )
 
 
-def _labels(selector: str | LabelSelector | None) -> LabelSelector:
-    if isinstance(selector, LabelSelector):
+def _labels(selector: str | Selector | None) -> Selector:
+    if isinstance(selector, Selector):
         return selector
     return parse_label_selector(selector)
 

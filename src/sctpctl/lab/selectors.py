@@ -1,8 +1,7 @@
 """Label and field selectors, parsed from the query-string syntax kubectl sends.
 
-Label selectors (``k8s.io/apimachinery/pkg/labels``): requirements joined by commas, each one of
-``key=value``, ``key==value``, ``key!=value``, ``key in (a,b)``, ``key notin (a,b)``, ``key``
-(exists) and ``!key`` (does not exist). Field selectors accept ``=``, ``==`` and ``!=`` on the
+Label selectors are sctpctl's one implementation (:mod:`sctpctl.netpol.selectors`); here they only
+get the API server's error type. Field selectors accept ``=``, ``==`` and ``!=`` on the
 fields a kind supports (:data:`FIELDS`); any other field is a 400, as on a real server.
 """
 
@@ -14,96 +13,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from sctpctl.lab.errors import StatusError, bad_request
+from sctpctl.netpol.selectors import Selector, SelectorError
 
 
-@dataclass(frozen=True)
-class Requirement:
-    key: str
-    operator: str
-    "One of ``=``, ``!=``, ``in``, ``notin``, ``exists``, ``!``."
-    values: frozenset[str] = frozenset()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        present = self.key in labels
-        value = labels.get(self.key)
-        if self.operator == "exists":
-            return present
-        if self.operator == "!":
-            return not present
-        if self.operator in ("=", "in"):
-            return present and value in self.values
-        # "!=" and "notin" also match objects without the label, as in Kubernetes.
-        return not present or value not in self.values
+def parse_label_selector(text: str | None) -> Selector:
+    """The ``?labelSelector=`` string as a selector; a malformed one is a 400."""
+    try:
+        return Selector.parse(text or "")
+    except SelectorError as error:
+        raise bad_request(f"unable to parse requirement: {error}") from error
 
 
-@dataclass(frozen=True)
-class LabelSelector:
-    requirements: tuple[Requirement, ...] = ()
-
-    def matches(self, labels: Mapping[str, str] | None) -> bool:
-        labels = labels or {}
-        return all(r.matches(labels) for r in self.requirements)
-
-
-_SET_RE = re.compile(r"^\s*(!?)\s*([A-Za-z0-9./_-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
-_EQ_RE = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*(==|!=|=)\s*([A-Za-z0-9._-]*)\s*$")
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas that are not inside ``( )``."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for char in text:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        if char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
-
-
-def parse_label_selector(text: str | None) -> LabelSelector:
-    if not text or not text.strip():
-        return LabelSelector()
-    requirements: list[Requirement] = []
-    for part in _split_top(text):
-        eq = _EQ_RE.match(part)
-        if eq:
-            key, op, value = eq.groups()
-            requirements.append(Requirement(key, "!=" if op == "!=" else "=", frozenset({value})))
-            continue
-        match = _SET_RE.match(part)
-        if match is None or (match.group(1) and match.group(3)):
-            raise bad_request(f"unable to parse requirement: found '{part.strip()}'")
-        negated, key, op, values = match.groups()
-        if op:
-            items = frozenset(v.strip() for v in values.split(",") if v.strip())
-            requirements.append(Requirement(key, op, items))
-        else:
-            requirements.append(Requirement(key, "!" if negated else "exists"))
-    return LabelSelector(tuple(requirements))
-
-
-def from_label_selector_object(selector: Mapping[str, Any] | None) -> LabelSelector:
-    """A ``metav1.LabelSelector`` (matchLabels, matchExpressions) as a :class:`LabelSelector`."""
+def label_selector_text(selector: Mapping[str, Any] | None) -> str:
+    """A ``metav1.LabelSelector`` written the way ``kubectl get -o wide`` shows it."""
     if not selector:
-        return LabelSelector()
-    requirements = [
-        Requirement(k, "=", frozenset({v})) for k, v in (selector.get("matchLabels") or {}).items()
-    ]
-    operators = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
-    for expr in selector.get("matchExpressions") or []:
-        op = operators.get(expr.get("operator", ""))
-        if op is None:
-            raise bad_request(f"{expr.get('operator')!r} is not a valid label selector operator")
-        requirements.append(Requirement(expr["key"], op, frozenset(expr.get("values") or ())))
-    return LabelSelector(tuple(requirements))
+        return "<none>"
+    try:
+        return str(Selector.from_label_selector(selector)) or "<none>"
+    except SelectorError:
+        return "<invalid>"
 
 
 def _path(*keys: str) -> Callable[[Mapping[str, Any]], str]:

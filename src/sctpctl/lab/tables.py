@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sctpctl.lab.kinds import ResourceType
+from sctpctl.lab.selectors import label_selector_text
 
 
 @dataclass(frozen=True)
@@ -256,22 +257,6 @@ SERVICE = (
 # --- the others -------------------------------------------------------------------------------
 
 
-def _label_selector_text(selector: Mapping[str, Any] | None) -> str:
-    if not selector:
-        return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op = expr.get("operator")
-        values = ",".join(expr.get("values") or [])
-        if op == "Exists":
-            parts.append(expr["key"])
-        elif op == "DoesNotExist":
-            parts.append(f"!{expr['key']}")
-        else:
-            parts.append(f"{expr['key']} {op.lower()} ({values})")
-    return ",".join(parts) or "<none>"
-
-
 def _endpoints(obj: Mapping[str, Any], _now: float) -> str:
     found = []
     for subset in obj.get("subsets") or []:
@@ -361,7 +346,7 @@ COLUMNS: dict[str, Sequence[Column]] = {
     ),
     "NetworkPolicy": (
         NAME,
-        Column("Pod-Selector", lambda o, _n: _label_selector_text(_get(o, "spec", "podSelector"))),
+        Column("Pod-Selector", lambda o, _n: label_selector_text(_get(o, "spec", "podSelector"))),
         AGE,
     ),
     "DaemonSet": (
@@ -386,7 +371,7 @@ COLUMNS: dict[str, Sequence[Column]] = {
         AGE,
         Column("Containers", _containers("name"), 1),
         Column("Images", _containers("image"), 1),
-        Column("Selector", lambda o, _n: _label_selector_text(_get(o, "spec", "selector")), 1),
+        Column("Selector", lambda o, _n: label_selector_text(_get(o, "spec", "selector")), 1),
     ),
     "Event": (
         Column("Last Seen", _event_last_seen),

@@ -16,6 +16,7 @@ from typing import Any
 
 from sctpctl.lab.errors import Cause, duplicate, forbidden, invalid, not_supported, required
 from sctpctl.lab.kinds import NameRule
+from sctpctl.netpol.selectors import Selector, SelectorError
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
@@ -393,8 +394,12 @@ def validate_daemon_set(new: Mapping[str, Any], old: Mapping[str, Any] | None) -
     if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         causes.append(required("spec.selector"))
     else:
-        wanted = selector.get("matchLabels") or {}
-        if any(labels.get(k) != v for k, v in wanted.items()):
+        try:
+            matches = Selector.from_label_selector(selector).matches(labels)
+        except SelectorError as error:
+            causes.append(invalid("spec.selector", selector, str(error)))
+            matches = True
+        if not matches:
             causes.append(
                 invalid(
                     "spec.template.metadata.labels",
