@@ -20,6 +20,7 @@ from sctpctl.netpol import (
     evaluate,
     truth_tables,
 )
+from sctpctl.netpol.compiled import compile_cluster
 from sctpctl.netpol.model import Cluster, ObjectRef
 
 Obj = dict[str, Any]
@@ -106,3 +107,31 @@ def test_truth_tables_agree_with_the_reference(
             assert (egress.rows[i][j] == ".") is egress_ok, ("egress", cell)
             assert (ingress.rows[i][j] == ".") is ingress_ok, ("ingress", cell)
             assert (combined.rows[i][j] == ".") is (egress_ok and ingress_ok), cell
+
+
+@SETTINGS
+@given(data=st.data(), objects=clusters(every_pod_addressed=True))
+def test_compiled_rules_agree_with_evaluate(data: st.DataObject, objects: list[Obj]) -> None:
+    """Matching by address alone, as a packet filter does, gives the engine's verdicts."""
+    cluster = cluster_from_objects(objects)
+    compiled = {c.pod: c for c in compile_cluster(cluster)}
+    for _ in range(8):
+        src_pod, src_ip = data.draw(endpoints(objects))
+        dst_pod, dst_ip = data.draw(endpoints(objects))
+        assert src_ip is not None and dst_ip is not None
+        protocol = Protocol(data.draw(st.sampled_from(PROTOCOLS)))
+        port = data.draw(st.sampled_from(PORTS))
+        source = engine_endpoint(cluster, src_pod, src_ip)
+        destination = engine_endpoint(cluster, dst_pod, dst_ip)
+        verdict = evaluate(cluster, Traffic(source, destination, protocol, port))
+        assert source.address is not None and destination.address is not None
+        egress = ingress = True
+        if source.policed_pod is not None:
+            rules = compiled[source.policed_pod.ref].egress
+            egress = rules.admits(destination.address, protocol, port)
+            assert rules.isolated is verdict.egress.isolated
+        if destination.policed_pod is not None:
+            rules = compiled[destination.policed_pod.ref].ingress
+            ingress = rules.admits(source.address, protocol, port)
+            assert rules.isolated is verdict.ingress.isolated
+        assert (egress, ingress) == (verdict.egress.allowed, verdict.ingress.allowed)

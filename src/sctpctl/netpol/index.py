@@ -39,8 +39,9 @@ def bits(mask: int) -> Iterator[int]:
 class ClusterIndex:
     """Bit masks over ``cluster.pods`` for selectors, peers and named ports.
 
-    ``family`` (4 or 6) chooses which address of each pod ``ipBlock`` peers look at; a pod
-    without an address of that family is matched by no ``ipBlock``.
+    ``family`` (4 or 6) is the family of the traffic: :meth:`peer` matches ``ipBlock`` s of that
+    family against each pod's address of that family (a pod without one matches none), and
+    ``ipBlock`` s of the other family against nothing.
     """
 
     def __init__(self, cluster: Cluster, family: int) -> None:
@@ -53,13 +54,13 @@ class ClusterIndex:
         self.pod_network = 0
         "Pods that policies select and selectors match (not on the host network)."
         groups: dict[str, dict[frozenset[tuple[str, str]], tuple[Mapping[str, str], int]]] = {}
-        self._addresses: list[tuple[int, int]] = []  # (pod index, address as int)
-        self._named: dict[tuple[str, Protocol, int], int] = {}
+        # Per family, (pod index, address as int): a pod has at most one address per family.
+        self._addresses: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        self._named: dict[tuple[str, Protocol], dict[int, int]] = {}
         for i, pod in enumerate(pods):
             bit = 1 << i
-            address = pod.address(family)
-            if address is not None:
-                self._addresses.append((i, int(address)))
+            for ip in pod.ips:
+                self._addresses[ip.version].append((i, int(ip)))
             if not pod.in_pod_network:
                 continue
             self.pod_network |= bit
@@ -69,13 +70,14 @@ class ClusterIndex:
             in_namespace[key] = (labels, mask | bit)
             for port in pod.ports:
                 if port.name is not None:
-                    named = (port.name, port.protocol, port.port)
-                    self._named[named] = self._named.get(named, 0) | bit
+                    numbers = self._named.setdefault((port.name, port.protocol), {})
+                    numbers[port.port] = numbers.get(port.port, 0) | bit
         self._label_groups = {ns: tuple(found.values()) for ns, found in groups.items()}
         "Per namespace: each distinct label set of its pods, with the pods that carry it."
         self._selected: dict[tuple[str, Selector], int] = {}
         self._namespaces: dict[Selector, tuple[str, ...]] = {}
         self._peers: dict[tuple[str, Peer], int] = {}
+        self._blocks: dict[IPBlockPeer, int] = {}
 
     def in_namespace(self, namespace: str, selector: Selector) -> int:
         """Pod-network pods of ``namespace`` whose labels match ``selector``."""
@@ -119,8 +121,10 @@ class ClusterIndex:
                 found = 0
                 for namespace in namespaces:
                     found |= self.in_namespace(namespace, peer.pod_selector)
+            elif peer.cidr.version == self.family:
+                found = self.ip_block(peer)
             else:
-                found = self._ip_block(peer)
+                found = 0  # the traffic uses addresses of the other family
             self._peers[key] = found
         return found
 
@@ -145,18 +149,24 @@ class ClusterIndex:
         for spec in rule.ports:
             if isinstance(spec.port, str):
                 if spec.protocol is protocol:
-                    found |= self._named.get((spec.port, protocol, port), 0)
+                    found |= self.named_port(spec.port, protocol).get(port, 0)
             elif spec.matches_number(protocol, port):
                 return self.all
         return found
 
-    def _ip_block(self, peer: IPBlockPeer) -> int:
-        if peer.cidr.version != self.family:
-            return 0
-        first, last = int(peer.cidr.network_address), int(peer.cidr.broadcast_address)
-        excepts = [(int(e.network_address), int(e.broadcast_address)) for e in peer.excepts]
-        found = 0
-        for i, address in self._addresses:
-            if first <= address <= last and not any(lo <= address <= hi for lo, hi in excepts):
-                found |= 1 << i
+    def named_port(self, name: str, protocol: Protocol) -> Mapping[int, int]:
+        """Port number to the pod-network pods with a container port of that name and protocol."""
+        return self._named.get((name, protocol), {})
+
+    def ip_block(self, peer: IPBlockPeer) -> int:
+        """Pods whose address of the block's family lies in the block (whatever ``family`` is)."""
+        found = self._blocks.get(peer)
+        if found is None:
+            first, last = int(peer.cidr.network_address), int(peer.cidr.broadcast_address)
+            excepts = [(int(e.network_address), int(e.broadcast_address)) for e in peer.excepts]
+            found = 0
+            for i, address in self._addresses[peer.cidr.version]:
+                if first <= address <= last and not any(lo <= address <= hi for lo, hi in excepts):
+                    found |= 1 << i
+            self._blocks[peer] = found
         return found

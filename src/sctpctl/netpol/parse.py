@@ -369,8 +369,11 @@ def _pod_ips(status: Mapping[str, Any]) -> tuple[IPAddress, ...]:
             address = ip_address(text)
         except ValueError:
             raise _FieldError(path, f"{text!r} is not an IP address") from None
-        if address not in ips:
-            ips.append(address)
+        if address in ips:
+            continue
+        if any(ip.version == address.version for ip in ips):
+            raise _FieldError(path, f"a pod has at most one IPv{address.version} address")
+        ips.append(address)
     return tuple(ips)
 
 
