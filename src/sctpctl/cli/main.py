@@ -17,6 +17,7 @@ from sctpctl import __version__
 from sctpctl.cli.demo import demo
 from sctpctl.cli.errors import CommandError
 from sctpctl.cli.output import ColorMode, Settings, make_console
+from sctpctl.cli.policy import policy
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -69,7 +70,7 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (demo,)
+COMMANDS: tuple[click.Command, ...] = (demo, policy)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:

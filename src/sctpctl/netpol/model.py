@@ -266,7 +266,15 @@ class Cluster:
     namespace and name, which is the order of truth-table rows and columns.
     """
 
-    __slots__ = ("_by_address", "_by_ref", "_namespaces", "_pods", "_policies", "_policies_by_ns")
+    __slots__ = (
+        "_by_address",
+        "_by_ref",
+        "_namespaces",
+        "_pods",
+        "_policies",
+        "_policies_by_ns",
+        "_policy_by_ref",
+    )
 
     def __init__(
         self,
@@ -289,6 +297,7 @@ class Cluster:
                     other = self._by_address.setdefault(ip, pod)
                     if other is not pod:
                         raise ClusterError(f"pods {other.ref} and {pod.ref} both have the IP {ip}")
+        self._policy_by_ref = {policy.ref: policy for policy in self._policies}
         by_ns: dict[str, list[NetworkPolicy]] = {}
         for policy in self._policies:
             by_ns.setdefault(policy.namespace, []).append(policy)
@@ -315,6 +324,9 @@ class Cluster:
 
     def pod(self, ref: ObjectRef) -> Pod | None:
         return self._by_ref.get(ref)
+
+    def policy(self, ref: ObjectRef) -> NetworkPolicy | None:
+        return self._policy_by_ref.get(ref)
 
     def pod_at(self, address: IPAddress) -> Pod | None:
         """The pod-network pod that owns ``address``, if any."""
