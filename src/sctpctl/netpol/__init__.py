@@ -12,6 +12,7 @@ The semantics and the choices where implementations differ are written down in
 :mod:`sctpctl.netpol.model`.
 """
 
+from sctpctl.netpol.compiled import CompiledPod, compile_cluster
 from sctpctl.netpol.engine import DirectionVerdict, RuleCheck, Verdict, evaluate
 from sctpctl.netpol.model import (
     Cluster,
@@ -45,6 +46,7 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "Comparison",
+    "CompiledPod",
     "Connectivity",
     "Direction",
     "DirectionVerdict",
@@ -64,6 +66,7 @@ __all__ = [
     "Verdict",
     "cluster_from_objects",
     "compare",
+    "compile_cluster",
     "evaluate",
     "make_traffic",
     "pod_endpoint",
