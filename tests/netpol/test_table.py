@@ -77,6 +77,9 @@ def test_tables_over_other_pods_cannot_be_compared() -> None:
     other = TruthTable(SCTP_80, PODS[:2], PODS[:2], ("..", ".."))
     with pytest.raises(ValueError, match="same sources and destinations"):
         compare(expected(), other)
+    tcp = TruthTable(PortProtocol(80, Protocol.TCP), PODS, PODS, expected().rows)
+    with pytest.raises(ValueError, match="different ports"):
+        compare(expected(), tcp)
 
 
 def test_json_form() -> None:

@@ -50,7 +50,6 @@ class ClusterIndex:
         pods = cluster.pods
         self.size = len(pods)
         self.all = (1 << self.size) - 1
-        self.position = {pod.ref: i for i, pod in enumerate(pods)}
         self.pod_network = 0
         "Pods that policies select and selectors match (not on the host network)."
         groups: dict[str, dict[frozenset[tuple[str, str]], tuple[Mapping[str, str], int]]] = {}

@@ -188,6 +188,8 @@ def compare(expected: TruthTable, observed: TruthTable) -> Comparison:
     """Cell-by-cell comparison of two tables over the same pods and port."""
     if (expected.sources, expected.destinations) != (observed.sources, observed.destinations):
         raise ValueError("the tables do not have the same sources and destinations")
+    if expected.port != observed.port:
+        raise ValueError(f"the tables are for different ports: {expected.port}, {observed.port}")
     mismatches = []
     rows = []
     for source, want, got in zip(expected.sources, expected.rows, observed.rows, strict=True):
