@@ -29,7 +29,7 @@ def compiled(*objects: Obj, node: str | None = None) -> dict[str, CompiledPod]:
         pod("core", "amf", {"app": "amf"}, ("10.128.0.10", "fd00::10"), AMF_PORTS, nodeName="w0"),
         pod("core", "amf2", {"app": "amf"}, ("10.128.0.12",), AMF2_PORTS, nodeName="w1"),
         pod("ran", "gnb", {"app": "gnb"}, ("10.128.2.20", "fd00::20"), nodeName="w1"),
-        pod("ran", "agent", {}, ("198.18.0.11",), hostNetwork=True, nodeName="w1"),
+        pod("ran", "exporter", {}, ("198.18.0.11",), hostNetwork=True, nodeName="w1"),
     ]
     return {
         str(c.pod): c
@@ -80,7 +80,7 @@ def test_selectors_become_pod_addresses_of_both_families() -> None:
         ],
     )
     (allow,) = compiled(from_ran)["core/amf"].ingress.allows
-    # gnb's two addresses; the host-network agent is not a pod for selectors
+    # gnb's two addresses; the host-network exporter is not a pod for selectors
     assert allow.peers == hosts("10.128.2.20/32", "fd00::20/128")
     assert (allow.protocol, allow.ports) == (None, None)  # no ports: every protocol and port
 

@@ -269,19 +269,19 @@ def test_a_pod_address_on_the_command_line_stands_for_the_pod() -> None:
 
 
 def test_host_network_pods_are_treated_as_their_node_address() -> None:
-    node_agent = pod("core", "agent", {"app": "amf"}, ("198.18.0.11",), hostNetwork=True)
+    node_exporter = pod("core", "exporter", {"app": "amf"}, ("198.18.0.11",), hostNetwork=True)
     deny_amf = policy(
         "core", "deny-amf", podSelector={"matchLabels": {"app": "amf"}}, policyTypes=["Ingress"]
     )
-    c = cluster(deny_amf, extra=(node_agent,))
+    c = cluster(deny_amf, extra=(node_exporter,))
     # The policy selects app=amf, but a host-network pod is never isolated...
-    assert check(c, "ran/gnb", "core/agent", "38412/sctp").allowed
+    assert check(c, "ran/gnb", "core/exporter", "38412/sctp").allowed
     # ...and no pod selector matches it as a peer; only its address can.
     from_amf = policy(
         "core", "from-amf", ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "amf"}}}]}]
     )
-    c = cluster(from_amf, extra=(node_agent,))
-    assert not allowed(c, "core/agent", "core/smf", "80/tcp")
+    c = cluster(from_amf, extra=(node_exporter,))
+    assert not allowed(c, "core/exporter", "core/smf", "80/tcp")
     assert allowed(c, "core/amf", "core/smf", "80/tcp")
 
 

@@ -25,7 +25,7 @@ Decisions where implementations differ (written once here, shown by ``sctpctl po
 - ``ipBlock`` peers match addresses, pod addresses included. The API documentation meant them
   for traffic from outside the cluster, but the upstream e2e tests ("should allow egress access
   to server in CIDR block", "should enforce except clause ...") put pod IPs in them and expect a
-  match, and Cyclonus/policy-assistant match by IP as well.
+  match, and Cyclonus (and its successor in network-policy-api) match by IP as well.
 - Pods on the host network (``hostNetwork: true``) are treated like their node's address, as most
   plugins do: no policy selects them and no pod or namespace selector matches them; ``ipBlock``
   peers do. Pods in phase ``Succeeded`` or ``Failed`` are left out (they have no network).
