@@ -18,6 +18,7 @@ from sctpctl.cli.demo import demo
 from sctpctl.cli.errors import CommandError
 from sctpctl.cli.lab import lab
 from sctpctl.cli.output import ColorMode, Settings, make_console
+from sctpctl.cli.policy import policy
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -70,7 +71,7 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (demo, lab)
+COMMANDS: tuple[click.Command, ...] = (demo, lab, policy)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:

@@ -118,8 +118,13 @@ def emit(
     data: Any,
     *,
     table: Callable[[], RenderableType | Iterable[RenderableType]] | None = None,
+    soft_wrap: bool = False,
 ) -> None:
-    """Print ``data`` in the chosen format; ``table`` builds the human rendering lazily."""
+    """Print ``data`` in the chosen format; ``table`` builds the human rendering lazily.
+
+    ``soft_wrap`` prints lines of any length as they are (no wrapping or cropping at the
+    terminal width), for grids that must keep their shape such as truth tables.
+    """
     if fmt is OutputFormat.JSON:
         sys.stdout.write(dump_json(data))
     elif fmt is OutputFormat.YAML:
@@ -128,10 +133,10 @@ def emit(
         console = make_console()
         rendered = table() if table is not None else dump_yaml(data)
         if isinstance(rendered, str | Table) or not isinstance(rendered, Iterable):
-            console.print(rendered)
+            console.print(rendered, soft_wrap=soft_wrap)
         else:
             for item in rendered:
-                console.print(item)
+                console.print(item, soft_wrap=soft_wrap)
     sys.stdout.flush()
 
 
