@@ -32,11 +32,13 @@ from typing import Any
 
 from sctpctl.host.process import record_of
 from sctpctl.lab import network
+from sctpctl.lab.endpoints import EndpointsController
 from sctpctl.lab.kubelet import Kubelet, KubeletConfig
 from sctpctl.lab.nodes import NodeAgent, NodeSctpService
 from sctpctl.lab.nodesctp import sctp_loads_at_boot
-from sctpctl.lab.plan import LabPlan, make_plan
+from sctpctl.lab.plan import POD_NETWORK, SERVICE_NETWORK, LabPlan, make_plan
 from sctpctl.lab.processbook import ProcessBook
+from sctpctl.lab.proxy import ProxyController
 from sctpctl.lab.rootfs import NodeFiles
 from sctpctl.lab.scheduler import Scheduler
 from sctpctl.lab.server import LabApiServer
@@ -151,7 +153,21 @@ class LabDaemon:
 
     def controllers(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         """The controllers besides the scheduler (each a coroutine that runs until cancelled)."""
-        return []
+        registry = self.server.registry
+        found: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("endpoints", EndpointsController(registry).run),
+        ]
+        for node in self.plan.nodes:
+            proxy = ProxyController(
+                registry,
+                node=node.name,
+                netns=node.netns,
+                node_address=node.address,
+                pod_network=str(POD_NETWORK),
+                service_network=SERVICE_NETWORK,
+            )
+            found.append((f"proxy-{node.name}", proxy.run))
+        return found
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:

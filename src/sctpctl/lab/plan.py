@@ -141,7 +141,13 @@ def fabric_lines(plan: LabPlan) -> list[str]:
 def node_lines(plan: LabPlan, node: NodePlan) -> list[str]:
     """A node namespace: its machine address and a route to every other node's pods."""
     prefix = MACHINE_NETWORK.prefixlen
-    lines = [f"addr add {node.address}/{prefix} dev eth0", "link set eth0 up"]
+    lines = [
+        f"addr add {node.address}/{prefix} dev eth0",
+        "link set eth0 up",
+        # Service addresses without a DNAT (no endpoints) are delivered locally, where the
+        # proxy's reject rule answers them with port-unreachable.
+        f"route add local {SERVICE_NETWORK} dev lo",
+    ]
     for other in plan.nodes:
         if other.name != node.name:
             lines.append(f"route add {other.pod_cidr} via {other.address} dev eth0")
