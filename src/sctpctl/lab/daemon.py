@@ -34,6 +34,7 @@ from sctpctl.host.process import record_of
 from sctpctl.lab import network
 from sctpctl.lab.endpoints import EndpointsController
 from sctpctl.lab.kubelet import Kubelet, KubeletConfig
+from sctpctl.lab.netpolicy import PolicyController
 from sctpctl.lab.nodes import NodeAgent, NodeSctpService
 from sctpctl.lab.nodesctp import sctp_loads_at_boot
 from sctpctl.lab.plan import POD_NETWORK, SERVICE_NETWORK, LabPlan, make_plan
@@ -167,6 +168,8 @@ class LabDaemon:
                 service_network=SERVICE_NETWORK,
             )
             found.append((f"proxy-{node.name}", proxy.run))
+            policy = PolicyController(registry, node=node.name, netns=node.netns)
+            found.append((f"policy-{node.name}", policy.run))
         return found
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
