@@ -34,6 +34,8 @@ from sctpctl.host.process import record_of
 from sctpctl.lab import network
 from sctpctl.lab.endpoints import EndpointsController
 from sctpctl.lab.kubelet import Kubelet, KubeletConfig
+from sctpctl.lab.mcd import MachineConfigDaemon
+from sctpctl.lab.mco import MachineConfigOperator
 from sctpctl.lab.netpolicy import PolicyController
 from sctpctl.lab.nodes import NodeAgent, NodeSctpService
 from sctpctl.lab.nodesctp import sctp_loads_at_boot
@@ -148,6 +150,8 @@ class LabDaemon:
         self.server.set_runtime(NodeRuntimes(self.agents))
         for agent in self.agents.values():
             await agent.boot()
+        self.operator = MachineConfigOperator(registry)
+        await self.operator.bootstrap()
         self._spawn("scheduler", Scheduler(registry).run)
         for name, controller in self.controllers():
             self._spawn(name, controller)
@@ -170,6 +174,12 @@ class LabDaemon:
             found.append((f"proxy-{node.name}", proxy.run))
             policy = PolicyController(registry, node=node.name, netns=node.netns)
             found.append((f"policy-{node.name}", policy.run))
+            agent = self.agents[node.name]
+            mcd = MachineConfigDaemon(
+                registry, agent=agent, files=agent.files, reboot_seconds=self.config.reboot_seconds
+            )
+            found.append((f"machine-config-daemon-{node.name}", mcd.run))
+        found.append(("machine-config-operator", self.operator.run))
         return found
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
