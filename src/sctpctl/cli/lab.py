@@ -145,6 +145,12 @@ def _print_status(found: control.LabStatus, output: OutputFormat) -> None:
     help="How long a node stays NotReady when the machine-config daemon reboots it (default 2).",
 )
 @click.option(
+    "--restart-backoff",
+    type=click.FloatRange(0.1, 300),
+    default=None,
+    help="The kubelet's first restart back-off in seconds (default 10, doubling up to 300).",
+)
+@click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=None,
@@ -157,6 +163,7 @@ def up(
     workers: int,
     masters: int,
     reboot_seconds: float | None,
+    restart_backoff: float | None,
     port: int | None,
     timeout: float,
     output: OutputFormat,
@@ -171,8 +178,8 @@ def up(
         raise click.BadParameter("a lab needs at least one node", param_hint="--workers")
     try:
         found = control.up(
-            state, masters=masters, workers=workers, reboot_seconds=reboot_seconds, port=port,
-            timeout=timeout,
+            state, masters=masters, workers=workers, reboot_seconds=reboot_seconds,
+            restart_backoff=restart_backoff, port=port, timeout=timeout,
         )  # fmt: skip
     except HostError as error:
         raise _environment(error) from error

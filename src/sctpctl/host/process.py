@@ -120,7 +120,13 @@ def record_of(pid: int) -> ProcessRecord:
 
 
 def alive(record: ProcessRecord) -> bool:
-    return start_time(record.pid) == record.start_time
+    """Whether the process still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        raw = Path(f"/proc/{record.pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0] != "Z" and int(fields[19]) == record.start_time
 
 
 def signal_group(record: ProcessRecord, signum: int) -> bool:

@@ -137,6 +137,7 @@ def up(
     masters: int,
     workers: int,
     reboot_seconds: float | None = None,
+    restart_backoff: float | None = None,
     port: int | None = None,
     timeout: float = 120.0,
 ) -> LabStatus:
@@ -157,6 +158,8 @@ def up(
         config = LabConfig.new(masters=masters, workers=workers)
     if reboot_seconds is not None:
         config = replace(config, reboot_seconds=reboot_seconds)
+    if restart_backoff is not None:
+        config = replace(config, backoff_seconds=restart_backoff)
     if port is not None:
         config = replace(config, port=port)
     config.plan()  # refuse a bad topology before anything starts
@@ -209,7 +212,7 @@ def down(state: LabState, *, keep_state: bool = False, timeout: float = 60.0) ->
     ended, removed = _cleanup(state, config)
     daemon_path(state).unlink(missing_ok=True)
     removed_state = False
-    if not keep_state and state.root.exists():
+    if not keep_state and config is not None and state.root.exists():
         shutil.rmtree(state.root)
         removed_state = True
     return DownReport(running is not None, ended, tuple(removed), removed_state)

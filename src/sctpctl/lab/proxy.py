@@ -12,8 +12,9 @@ Per Service port, protocol-exact (``sctp``/``tcp``/``udp`` ``dport``):
 - a random choice among the ready endpoints (``numgen random mod N``), then ``dnat`` to
   ``podIP:targetPort``;
 - masquerade where the return path needs it: hairpin (a pod reaching itself through its own
-  Service), and traffic from outside the pod network (a NodePort from the external host or another
-  node, a ClusterIP from a hostNetwork process), so replies come back through this node;
+  Service), every NodePort connection (the endpoint may be on another node, and the reply must
+  come back through this one), and ClusterIP traffic from outside the pod network (a hostNetwork
+  process);
   ``externalTrafficPolicy: Local`` NodePorts use only this node's endpoints and keep the client
   address;
 - a Service port without ready endpoints is rejected (ICMP port unreachable), as kube-proxy does;
@@ -185,7 +186,11 @@ def proxy_ruleset(
                     "\t}"
                 )
             body = []
-            if not local:
+            if frontend.node_port and not local:
+                # kube-proxy masquerades all NodePort traffic: the endpoint may sit on another
+                # node, and its reply must come back through this one.
+                body.append(f"\t\t{mark}")
+            elif not local:
                 body.append(f"\t\tip saddr != {pod_network} {mark}")
             body.append(f"\t\t{_dispatch(chain, targets)}")
             chains.append(f"\tchain {chain} {{\n" + "\n".join(body) + "\n\t}")

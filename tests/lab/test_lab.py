@@ -1,0 +1,535 @@
+"""The lab as an administrator meets it: ``sctpctl lab up``, the real kubectl, real traffic through
+the kernel (namespaces, routed veths, nftables), the machine-config rollout of the seed procedure,
+and ``lab down``. One lab for the module; tests run in file order (the rollouts come last)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sctpctl.host import netns
+from tests.lab.harness import KUBECTL
+from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.nft,
+    pytest.mark.slow,
+    pytest.mark.skipif(not shutil.which(KUBECTL), reason="needs /usr/bin/kubectl"),
+]
+
+SEED_MACHINE_CONFIG = """\
+apiVersion: machineconfiguration.openshift.io/v1
+kind: MachineConfig
+metadata:
+  name: load-sctp-module
+  labels:
+    machineconfiguration.openshift.io/role: worker
+spec:
+  config:
+    ignition:
+      version: 3.2.0
+    storage:
+      files:
+        - path: /etc/modprobe.d/sctp-blacklist.conf
+          mode: 0644
+          overwrite: true
+          contents:
+            source: data:,
+        - path: /etc/modules-load.d/sctp-load.conf
+          mode: 0644
+          overwrite: true
+          contents:
+            source: data:,sctp
+"""
+
+BAD_MACHINE_CONFIG = """\
+apiVersion: machineconfiguration.openshift.io/v1
+kind: MachineConfig
+metadata:
+  name: 99-worker-bad
+  labels: {machineconfiguration.openshift.io/role: worker}
+spec:
+  config:
+    ignition: {version: 3.2.0}
+    storage:
+      files:
+        - path: etc/relative.conf
+          contents: {source: "data:,x"}
+"""
+
+MODULE_PROBE = {
+    "nodeName": "worker-0",
+    "restartPolicy": "Never",
+    "volumes": [
+        {"name": "modprobe", "hostPath": {"path": "/etc/modprobe.d"}},
+        {"name": "modules", "hostPath": {"path": "/etc/modules-load.d"}},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    running = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        running.up()
+        yield running
+    finally:
+        prefix = running.prefix if (running.state / "lab.json").exists() else None
+        running.down()
+        if prefix:
+            assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
+
+
+def test_up_waits_for_ready_nodes_and_a_second_up_changes_nothing(lab: Lab) -> None:
+    status = json.loads(lab.sctpctl("lab", "status", "-o", "json").stdout)
+    assert status["running"] is True
+    assert [(n["name"], n["status"], n["internalIP"]) for n in status["nodes"]] == [
+        ("master-0", "Ready", "198.18.0.10"),
+        ("worker-0", "Ready", "198.18.0.11"),
+        ("worker-1", "Ready", "198.18.0.12"),
+    ]
+    again = lab.up()
+    assert "already running" in again.stderr
+    nodes = lab.kubectl("get", "nodes").stdout
+    assert "worker-1   Ready    worker" in nodes
+    assert "control-plane,master" in nodes
+    # The machine network lives in the lab's namespaces only, never in the root namespace.
+    root = subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True).stdout
+    assert "198.18.0." not in root and "10.128." not in root
+    assert f"{lab.prefix}-fabric" in lab.namespaces()
+
+
+def test_containers_run_unprivileged_with_logs_and_exec(lab: Lab) -> None:
+    lab.kubectl("apply", "-f", "-", input=pod_manifest(
+        "hello", ["/bin/sh", "-c", "echo hello from $HOSTNAME; echo oops >&2; sleep inf"],
+        node="worker-1",
+    ))  # fmt: skip
+    lab.pod_ready("hello")
+    pod = lab.json("get", "pod", "hello")
+    assert pod["status"]["phase"] == "Running"
+    assert pod["status"]["podIP"].startswith("10.128.4.")
+    assert pod["status"]["hostIP"] == "198.18.0.12"
+    logs = lab.wait_for(lambda: lab.kubectl("logs", "hello").stdout, message="logs")
+    assert "hello from hello\n" in logs and "oops" in logs
+    stamped = lab.kubectl("logs", "hello", "--timestamps").stdout.splitlines()[0]
+    assert stamped.endswith("hello from hello") and stamped[:4].isdigit()
+    ident = lab.exec("hello", "id", "-u")
+    assert ident.stdout.strip() == "65534"
+    assert lab.exec("hello", "sh", "-c", "exit 7").returncode == 7
+    # sctpctl's own tools are on the PATH of every container.
+    assert lab.exec("hello", "sctpctl", "--version").returncode == 0
+    address = lab.exec("hello", "python", "-c", "import socket; print(socket.gethostname())")
+    assert address.stdout.strip() == "hello"
+
+
+def test_privileged_pods_are_root_and_host_paths_show_the_node(lab: Lab) -> None:
+    spec = {
+        **MODULE_PROBE,
+        "containers": [
+            {
+                "name": "main",
+                "image": "x",
+                "command": [
+                    "/bin/sh",
+                    "-c",
+                    "id -u; cat /host/etc/modprobe.d/sctp-blacklist.conf; "
+                    "cat /sys/module/sctp/initstate || echo no-sctp; "
+                    "touch /host/etc/modprobe.d/x || echo read-only",
+                ],
+                "securityContext": {"privileged": True},
+                "volumeMounts": [
+                    {"name": "modprobe", "mountPath": "/host/etc/modprobe.d", "readOnly": True}
+                ],
+            }
+        ],
+    }
+    lab.kubectl("apply", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"}, "spec": spec}
+    ))  # fmt: skip
+    lab.wait_for(
+        lambda: lab.jsonpath("get", "pod", "probe", path="{.status.phase}") == "Succeeded",
+        message="probe pod succeeded",
+    )
+    lines = lab.kubectl("logs", "probe").stdout.splitlines()
+    assert lines[0] == "0"
+    assert "blacklist sctp" in lines
+    assert "no-sctp" in lines[-2] or "No such file" in " ".join(lines)
+    assert lines[-1].endswith("read-only")
+    # /host did not exist on this machine and still does not: the mount point was private.
+    assert not Path("/host/etc/modprobe.d").exists()
+
+
+def test_a_failing_container_is_restarted_with_back_off(lab: Lab) -> None:
+    lab.kubectl("apply", "-f", "-", input=pod_manifest(
+        "crash", ["/bin/sh", "-c", "echo run; exit 3"], node="worker-0",
+    ))  # fmt: skip
+
+    def restarted() -> bool:
+        status = lab.json("get", "pod", "crash")["status"]
+        containers = status.get("containerStatuses") or [{}]
+        return containers[0].get("restartCount", 0) >= 1 and bool(containers[0].get("lastState"))
+
+    lab.wait_for(restarted, timeout=20, message="a restart")
+    status = lab.json("get", "pod", "crash")["status"]["containerStatuses"][0]
+    assert status["lastState"]["terminated"]["exitCode"] == 3
+    assert lab.kubectl("logs", "crash", "--previous").stdout == "run\n"
+    lab.kubectl("delete", "pod", "crash", "--wait=false")
+
+
+def _serve(lab: Lab, name: str, node: str, port: int, labels: dict[str, str]) -> str:
+    lab.kubectl("apply", "-f", "-", input=pod_manifest(
+        name, ["python", "-u", "-c", TCP_ECHO, str(port)], node=node, labels=labels,
+        ports=[{"containerPort": port, "name": "echo", "protocol": "TCP"}],
+    ))  # fmt: skip
+    lab.pod_ready(name)
+    lab.wait_for(lambda: "listening" in lab.kubectl("logs", name).stdout, message=f"{name} up")
+    return str(lab.jsonpath("get", "pod", name, path="{.status.podIP}"))
+
+
+def test_pod_clusterip_nodeport_hairpin_and_external_traffic(lab: Lab) -> None:
+    server_ip = _serve(lab, "echo", "worker-0", 8080, {"app": "echo"})
+    for name, node in (("near", "worker-0"), ("far", "worker-1")):
+        lab.kubectl("apply", "-f", "-", input=pod_manifest(name, ["sleep", "inf"], node=node))
+    lab.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo"},
+        "spec": {"type": "NodePort", "selector": {"app": "echo"},
+                 "ports": [{"name": "echo", "port": 80, "targetPort": "echo", "protocol": "TCP"}]},
+    }))  # fmt: skip
+    for name in ("near", "far"):
+        lab.pod_ready(name)
+    cluster_ip = lab.jsonpath("get", "svc", "echo", path="{.spec.clusterIP}")
+    node_port = int(lab.jsonpath("get", "svc", "echo", path="{.spec.ports[0].nodePort}"))
+    lab.wait_for(lambda: "8080" in lab.kubectl("get", "endpoints", "echo").stdout, message="ep")
+    for client in ("near", "far"):
+        for host, port in (
+            (server_ip, 8080),
+            (cluster_ip, 80),
+            ("198.18.0.11", node_port),
+            ("198.18.0.12", node_port),
+        ):
+            code, answer = lab.tcp(client, host, port, message=f"{client}-{port}")
+            assert (code, answer) == (0, f"echo:{client}-{port}"), (client, host, port)
+    # Hairpin: the server reaches itself through its own Service.
+    assert lab.tcp("echo", cluster_ip, 80, message="self") == (0, "echo:self")
+    # From outside the cluster, to every node's NodePort (the return path is masqueraded).
+    for node_address in ("198.18.0.10", "198.18.0.11", "198.18.0.12"):
+        result = lab.external("python3", "-c", _tcp_once(node_address, node_port))
+        assert result.stdout.strip() == "echo:outside", (node_address, result.stderr)
+    # A Service port without endpoints is refused, not left hanging.
+    lab.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "nobody"},
+        "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 81, "protocol": "TCP"}]},
+    }))  # fmt: skip
+    empty_ip = lab.jsonpath("get", "svc", "nobody", path="{.spec.clusterIP}")
+    assert lab.wait_for(lambda: lab.tcp("far", empty_ip, 81)[0] == 10, message="refused")
+
+
+def _tcp_once(host: str, port: int) -> str:
+    return (
+        "import socket\n"
+        f"c = socket.create_connection(({host!r}, {port}), timeout=3)\n"
+        "c.sendall(b'outside'); print(c.recv(100).decode())\n"
+    )
+
+
+def test_network_policies_are_enforced(lab: Lab) -> None:
+    lab.kubectl("create", "namespace", "policy")
+    _serve_in = lab.kubectl("apply", "-f", "-", input=pod_manifest(
+        "web", ["python", "-u", "-c", TCP_ECHO, "8080"], node="worker-0", namespace="policy",
+        labels={"role": "web"},
+    ))  # fmt: skip
+    assert _serve_in.returncode == 0
+    for name, node in (("friend", "worker-1"), ("stranger", "worker-0")):
+        labels = {"access": "yes"} if name == "friend" else {"access": "no"}
+        lab.kubectl("apply", "-f", "-", input=pod_manifest(
+            name, ["sleep", "inf"], node=node, namespace="policy", labels=labels))  # fmt: skip
+    for name in ("web", "friend", "stranger"):
+        lab.pod_ready(name, "policy")
+    lab.wait_for(
+        lambda: "listening" in lab.kubectl("logs", "-n", "policy", "web").stdout, message="up"
+    )
+    web = lab.jsonpath("get", "pod", "-n", "policy", "web", path="{.status.podIP}")
+    assert lab.tcp("stranger", web, 8080, namespace="policy")[0] == 0
+    lab.kubectl("apply", "-n", "policy", "-f", "-", input=json.dumps({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny"}, "spec": {"podSelector": {}},
+    }))  # fmt: skip
+    # Within a second of the change, every pod of the namespace is isolated for ingress.
+    start = time.monotonic()
+    lab.wait_for(
+        lambda: lab.tcp("stranger", web, 8080, namespace="policy", timeout=0.5)[0] == 11,
+        message="deny",
+    )
+    assert time.monotonic() - start < 5
+    assert lab.tcp("friend", web, 8080, namespace="policy", timeout=0.5)[0] == 11
+    lab.kubectl("apply", "-n", "policy", "-f", "-", input=json.dumps({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-friends"},
+        "spec": {"podSelector": {"matchLabels": {"role": "web"}},
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"access": "yes"}}}],
+                              "ports": [{"protocol": "TCP", "port": 8080}]}]},
+    }))  # fmt: skip
+    lab.wait_for(lambda: lab.tcp("friend", web, 8080, namespace="policy")[0] == 0, message="allow")
+    assert lab.tcp("stranger", web, 8080, namespace="policy", timeout=0.5)[0] == 11
+    # The seed's policy: SCTP port 80 only, so TCP to pods labelled role=web is isolated.
+    lab.kubectl("delete", "networkpolicy", "-n", "policy", "default-deny", "allow-friends")
+    lab.wait_for(lambda: lab.tcp("stranger", web, 8080, namespace="policy")[0] == 0, message="open")
+    lab.kubectl("apply", "-n", "policy", "-f", "-", input=json.dumps({
+        "kind": "NetworkPolicy", "apiVersion": "networking.k8s.io/v1",
+        "metadata": {"name": "allow-sctp-on-http"},
+        "spec": {"podSelector": {"matchLabels": {"role": "web"}},
+                 "ingress": [{"ports": [{"protocol": "SCTP", "port": 80}]}]},
+    }))  # fmt: skip
+    lab.wait_for(
+        lambda: lab.tcp("friend", web, 8080, namespace="policy", timeout=0.5)[0] == 11,
+        message="sctp only",
+    )
+    table = lab.node_nft("worker-0", "sctpctl_policy")
+    assert "sctp dport 80 return" in table, table
+    lab.kubectl("delete", "namespace", "policy", "--wait=false")
+
+
+def _sctp_init(dport: int) -> bytes:
+    from scapy.layers.sctp import SCTP, SCTPChunkInit  # type: ignore[import-untyped]
+
+    packet = SCTP(sport=40000, dport=dport, tag=0) / SCTPChunkInit(
+        init_tag=0x1234ABCD, a_rwnd=65535, n_out_streams=1, n_in_streams=1, init_tsn=1
+    )
+    return bytes(packet)
+
+
+def _send_init(namespace: str, target: str, port: int) -> tuple[int, int, str] | None:
+    """Send an SCTP INIT from inside ``namespace``; return the ICMP answer (type, code, source)."""
+
+    def probe() -> tuple[int, int, str] | None:
+        icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        sctp = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+        with icmp, sctp:
+            icmp.settimeout(2)
+            sctp.sendto(_sctp_init(port), (target, 0))
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                try:
+                    data, (source, _port) = icmp.recvfrom(2048)
+                except TimeoutError:
+                    return None
+                header = (data[0] & 0x0F) * 4
+                kind, code = data[header], data[header + 1]
+                inner = data[header + 8 :]
+                if kind == 3 and inner[9] == 132:
+                    return kind, code, source
+            return None
+
+    return netns.call_in_netns(namespace, probe)
+
+
+def test_an_init_to_a_node_without_sctp_gets_protocol_unreachable(lab: Lab) -> None:
+    lab.kubectl("apply", "-f", "-", input=pod_manifest(
+        "sctpserver", ["sleep", "inf"], node="worker-0", labels={"app": "sctpserver"},
+        ports=[{"containerPort": 30102, "name": "sctpserver", "protocol": "SCTP"}],
+    ))  # fmt: skip
+    lab.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "sctpservice"},
+        "spec": {"type": "NodePort", "selector": {"app": "sctpserver"},
+                 "ports": [{"name": "sctpserver", "protocol": "SCTP", "port": 30102,
+                            "targetPort": 30102}]},
+    }))  # fmt: skip
+    lab.pod_ready("sctpserver")
+    lab.wait_for(
+        lambda: "30102" in lab.kubectl("get", "endpoints", "sctpservice").stdout, message="ep"
+    )
+    server = lab.jsonpath("get", "pod", "sctpserver", path="{.status.podIP}")
+    cluster_ip = lab.jsonpath("get", "svc", "sctpservice", path="{.spec.clusterIP}")
+    client_uid = lab.jsonpath("get", "pod", "far", path="{.metadata.uid}")
+    client_netns = f"{lab.prefix}-pod-{client_uid[:13]}"
+    # Straight to the pod, and through the ClusterIP: the answer comes back from the address
+    # the client used (conntrack translates the ICMP error too).
+    assert _send_init(client_netns, server, 30102) == (3, 2, server)
+    assert _send_init(client_netns, cluster_ip, 30102) == (3, 2, cluster_ip)
+    # The node's files say why: sctp is blacklisted and not loaded.
+    rootfs = lab.state / "nodes" / "worker-0" / "rootfs"
+    assert (rootfs / "etc/modprobe.d/sctp-blacklist.conf").read_text() == "blacklist sctp\n"
+    assert not (rootfs / "sys/module/sctp/initstate").exists()
+
+
+def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
+    watch = subprocess.Popen(
+        [KUBECTL, "get", "nodes", "-w"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, env=lab.env(),
+    )  # fmt: skip
+    try:
+        time.sleep(0.5)
+        before = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
+        (lab.root / "load-sctp-module.yaml").write_text(SEED_MACHINE_CONFIG)
+        lab.kubectl("create", "-f", "load-sctp-module.yaml")
+
+        def updated() -> bool:
+            pool = lab.json("get", "mcp", "worker")["status"]
+            conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
+            return pool["configuration"]["name"] != before and conditions.get("Updated") == "True"
+
+        lab.wait_for(updated, timeout=90, message="pool worker Updated")
+        time.sleep(0.3)
+    finally:
+        watch.terminate()
+        output, _ = watch.communicate(timeout=10)
+    rows = [line.split()[:2] for line in output.splitlines()[1:] if line.strip()]
+    for worker in ("worker-0", "worker-1"):
+        states = [status for name, status in rows if name == worker]
+        assert "Ready,SchedulingDisabled" in states, (worker, states)
+        assert "NotReady,SchedulingDisabled" in states, (worker, states)
+        assert states[-1] == "Ready", (worker, states)
+    # One at a time: worker-1 is cordoned only after worker-0 is back and uncordoned.
+    events = [(name, status) for name, status in rows if name.startswith("worker")]
+    worker0_done = max(
+        i for i, (n, s) in enumerate(events) if n == "worker-0" and "SchedulingDisabled" in s
+    )
+    worker1_start = min(
+        i for i, (n, s) in enumerate(events) if n == "worker-1" and "SchedulingDisabled" in s
+    )
+    assert worker0_done < worker1_start
+    assert all(n != "master-0" or s == "Ready" for n, s in rows)
+    mcp = lab.kubectl("get", "mcp", "worker").stdout.splitlines()[1].split()
+    assert mcp[2:5] == ["True", "False", "False"]  # UPDATED UPDATING DEGRADED
+    status = lab.json("get", "mcp", "worker")["status"]
+    assert (
+        status["machineCount"] == status["updatedMachineCount"] == status["readyMachineCount"] == 2
+    )
+    assert "load-sctp-module" in [s["name"] for s in status["configuration"]["source"]]
+    assert status["configuration"]["name"].startswith("rendered-worker-")
+    for worker in ("worker-0", "worker-1"):
+        notes = lab.json("get", "node", worker)["metadata"]["annotations"]
+        assert (
+            notes["machineconfiguration.openshift.io/currentConfig"]
+            == status["configuration"]["name"]
+        )
+        assert (
+            notes["machineconfiguration.openshift.io/desiredConfig"]
+            == status["configuration"]["name"]
+        )
+        assert notes["machineconfiguration.openshift.io/state"] == "Done"
+        rootfs = lab.state / "nodes" / worker / "rootfs"
+        assert (rootfs / "etc/modprobe.d/sctp-blacklist.conf").read_text() == ""
+        assert (rootfs / "etc/modules-load.d/sctp-load.conf").read_text() == "sctp"
+        assert (rootfs / "sys/module/sctp/initstate").read_text() == "live\n"
+    # Bare pods were drained (deleted, as a forced drain does).
+    assert "sctpserver" not in lab.kubectl("get", "pods").stdout
+    # What `sctpctl status` will do: a pod per node reading the module state through hostPaths.
+    spec = {
+        **MODULE_PROBE,
+        "containers": [{
+            "name": "check", "image": "x",
+            "command": ["/bin/sh", "-c", "cat /sys/module/sctp/initstate; "
+                        "cat /etc/modules-load.d/sctp-load.conf"],
+            "volumeMounts": [
+                {"name": "modprobe", "mountPath": "/etc/modprobe.d", "readOnly": True},
+                {"name": "modules", "mountPath": "/etc/modules-load.d", "readOnly": True},
+            ],
+        }],
+    }  # fmt: skip
+    lab.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "status-check"}, "spec": spec}
+        ),
+    )
+    lab.wait_for(
+        lambda: lab.jsonpath("get", "pod", "status-check", path="{.status.phase}") == "Succeeded",
+        message="status pod",
+    )
+    assert lab.kubectl("logs", "status-check").stdout == "live\nsctp"
+
+
+def test_a_bad_machineconfig_degrades_the_pool_and_deleting_it_recovers(lab: Lab) -> None:
+    good = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
+    (lab.root / "bad.yaml").write_text(BAD_MACHINE_CONFIG)
+    lab.kubectl("create", "-f", "bad.yaml")
+
+    def degraded() -> dict[str, str] | None:
+        pool = lab.json("get", "mcp", "worker")["status"]
+        conditions = {c["type"]: c for c in pool.get("conditions", [])}
+        return conditions if conditions["Degraded"]["status"] == "True" else None
+
+    conditions = lab.wait_for(degraded, timeout=30, message="Degraded")
+    assert "must be absolute" in conditions["Degraded"]["message"]
+    assert conditions["Updated"]["status"] == "False"
+    state = "machineconfiguration.openshift.io/state"
+    degraded_nodes = [
+        node
+        for node in lab.json("get", "nodes")["items"]
+        if node["metadata"].get("annotations", {}).get(state) == "Degraded"
+    ]
+    assert len(degraded_nodes) == 1
+    reason = degraded_nodes[0]["metadata"]["annotations"][
+        "machineconfiguration.openshift.io/reason"
+    ]
+    assert "etc/relative.conf" in reason
+    # The bad config was refused before anything changed on the node.
+    assert not degraded_nodes[0]["spec"].get("unschedulable")
+    lab.kubectl("delete", "mc", "99-worker-bad")
+
+    def recovered() -> bool:
+        pool = lab.json("get", "mcp", "worker")["status"]
+        conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
+        return conditions["Degraded"] == "False" and conditions["Updated"] == "True"
+
+    lab.wait_for(recovered, timeout=30, message="recovered")
+    assert lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}") == good
+
+
+def test_a_crashed_daemon_is_replaced_and_its_leftovers_removed(lab: Lab) -> None:
+    lab.kubectl(
+        "apply", "-f", "-", input=pod_manifest("survivor", ["sleep", "inf"], node="worker-1")
+    )
+    lab.pod_ready("survivor")
+    records = [json.loads(p.read_text()) for p in (lab.state / "processes").glob("*.json")]
+    assert records, "container processes are recorded"
+    daemon = json.loads((lab.state / "daemon.json").read_text())
+    os.kill(daemon["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    # The containers outlive the daemon until the lab comes back.
+    alive = [r for r in records if Path(f"/proc/{r['pid']}").exists()]
+    assert alive
+    lab.up()
+    for record in alive:
+        assert not _same_process(record), record
+    lab.pod_ready("survivor")
+    assert lab.exec("survivor", "true").returncode == 0
+
+
+def _same_process(record: dict[str, int]) -> bool:
+    try:
+        raw = Path(f"/proc/{record['pid']}/stat").read_text()
+    except OSError:
+        return False
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0] != "Z" and int(fields[19]) == record["startTime"]
+
+
+def test_deleting_the_machineconfig_rolls_the_files_back(lab: Lab) -> None:
+    lab.kubectl("delete", "mc", "load-sctp-module")
+
+    def rolled_back() -> bool:
+        pool = lab.json("get", "mcp", "worker")["status"]
+        conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
+        sources = [s["name"] for s in pool["configuration"]["source"]]
+        return "load-sctp-module" not in sources and conditions["Updated"] == "True"
+
+    lab.wait_for(rolled_back, timeout=90, message="rolled back")
+    for worker in ("worker-0", "worker-1"):
+        rootfs = lab.state / "nodes" / worker / "rootfs"
+        assert (rootfs / "etc/modprobe.d/sctp-blacklist.conf").read_text() == "blacklist sctp\n"
+        assert not (rootfs / "etc/modules-load.d/sctp-load.conf").exists()
+        assert not (rootfs / "sys/module/sctp/initstate").exists()
