@@ -362,6 +362,45 @@ def test_an_init_to_a_node_without_sctp_gets_protocol_unreachable(lab: Lab) -> N
     assert not (rootfs / "sys/module/sctp/initstate").exists()
 
 
+DAEMON_SET = {
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": "node-agent"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "node-agent"}},
+        "template": {
+            "metadata": {"labels": {"app": "node-agent"}},
+            "spec": {
+                "nodeSelector": {"node-role.kubernetes.io/worker": ""},
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "agent", "image": "x", "command": ["sleep", "inf"]}],
+            },
+        },
+    },
+}
+
+
+def _daemon_pods(lab: Lab) -> dict[str, str]:
+    pods = lab.json("get", "pods", "-l", "app=node-agent")["items"]
+    return {p["spec"]["nodeName"]: p["metadata"]["name"] for p in pods}
+
+
+def test_daemon_sets_run_one_pod_per_matching_node(lab: Lab) -> None:
+    lab.kubectl("apply", "-f", "-", input=json.dumps(DAEMON_SET))
+    placed = lab.wait_for(lambda: len(_daemon_pods(lab)) == 2 and _daemon_pods(lab), message="ds")
+    assert sorted(placed) == ["worker-0", "worker-1"]
+    lab.wait_for(
+        lambda: lab.jsonpath("get", "ds", "node-agent", path="{.status.numberReady}") == "2",
+        message="ds ready",
+    )
+    # A deleted DaemonSet pod comes back on its node.
+    lab.kubectl("delete", "pod", placed["worker-1"], "--wait=false")
+    lab.wait_for(
+        lambda: _daemon_pods(lab).get("worker-1") not in (None, placed["worker-1"]),
+        message="replacement",
+    )
+
+
 def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
     watch = subprocess.Popen(
         [KUBECTL, "get", "nodes", "-w"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -370,6 +409,7 @@ def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
     try:
         time.sleep(0.5)
         before = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
+        daemon_pods_before = _daemon_pods(lab)
         (lab.root / "load-sctp-module.yaml").write_text(SEED_MACHINE_CONFIG)
         lab.kubectl("create", "-f", "load-sctp-module.yaml")
 
@@ -422,8 +462,10 @@ def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
         assert (rootfs / "etc/modprobe.d/sctp-blacklist.conf").read_text() == ""
         assert (rootfs / "etc/modules-load.d/sctp-load.conf").read_text() == "sctp"
         assert (rootfs / "sys/module/sctp/initstate").read_text() == "live\n"
-    # Bare pods were drained (deleted, as a forced drain does).
+    # Bare pods were drained (deleted, as a forced drain does); DaemonSet pods stayed.
     assert "sctpserver" not in lab.kubectl("get", "pods").stdout
+    assert sorted(_daemon_pods(lab)) == ["worker-0", "worker-1"]
+    assert daemon_pods_before == _daemon_pods(lab)
     # What `sctpctl status` will do: a pod per node reading the module state through hostPaths.
     spec = {
         **MODULE_PROBE,

@@ -32,6 +32,7 @@ from typing import Any
 
 from sctpctl.host.process import record_of
 from sctpctl.lab import network
+from sctpctl.lab.daemonsets import DaemonSetController
 from sctpctl.lab.endpoints import EndpointsController
 from sctpctl.lab.kubelet import Kubelet, KubeletConfig
 from sctpctl.lab.mcd import MachineConfigDaemon
@@ -161,6 +162,7 @@ class LabDaemon:
         registry = self.server.registry
         found: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("endpoints", EndpointsController(registry).run),
+            ("daemonsets", DaemonSetController(registry).run),
         ]
         for node in self.plan.nodes:
             proxy = ProxyController(
