@@ -133,27 +133,23 @@ def _new_root(extra_dirs: list[str]) -> None:
     os.chdir("/")
 
 
+def _nearest_directory(path: str) -> str:
+    ancestor = os.path.dirname(path)
+    while not os.path.isdir(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    return ancestor
+
+
 def _ensure_directories(targets: list[str]) -> None:
     """Create missing mount points in views private to this process."""
-    top_level = []
-    for target in targets:
-        if os.path.exists(target):
-            continue
-        ancestor = os.path.dirname(target)
-        while not os.path.isdir(ancestor):
-            ancestor = os.path.dirname(ancestor)
-        if ancestor == "/":
-            top_level.append(target)
+    missing = [t for t in targets if not os.path.exists(t)]
+    top_level = [t for t in missing if _nearest_directory(t) == "/"]
     if top_level:
         _new_root(top_level)
-    for target in targets:
-        if os.path.exists(target):
-            continue
-        ancestor = os.path.dirname(target)
-        while not os.path.isdir(ancestor):
-            ancestor = os.path.dirname(ancestor)
-        _writable_view(ancestor)
-        os.makedirs(target, 0o755, exist_ok=True)
+    for target in missing:
+        if not os.path.exists(target):
+            _writable_view(_nearest_directory(target))
+            os.makedirs(target, 0o755, exist_ok=True)
 
 
 def _reveal(paths: list[str]) -> None:

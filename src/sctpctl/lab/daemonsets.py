@@ -11,7 +11,6 @@ cordoned or rebooting node keeps them, and the machine-config daemon's drain lea
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import hashlib
@@ -20,6 +19,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.patch import PatchType
@@ -143,28 +143,11 @@ def daemon_set_status(
 class DaemonSetController:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        watchers = [asyncio.create_task(self._watch(rt)) for rt in (DAEMONSETS, PODS, NODES)]
-        self._wake.set()
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                try:
-                    await self.reconcile()
-                except Exception:
-                    log.exception("daemonsets: a pass failed")
-        finally:
-            for task in watchers:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _watch(self, rt: Any) -> None:
-        async for _event in self.registry.watch(rt):
-            self._wake.set()
+        await reconcile_loop(
+            self.registry, (DAEMONSETS, PODS, NODES), self.reconcile, name="daemonsets"
+        )
 
     async def reconcile(self) -> None:
         registry = self.registry

@@ -11,12 +11,12 @@ the slices of Services that are gone, whenever a Service or a pod changes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.registry import Registry
@@ -201,27 +201,9 @@ def _slice_key(slice_: Mapping[str, Any]) -> PortKey:
 class EndpointsController:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        watchers = [asyncio.create_task(self._watch(rt)) for rt in (SERVICES, PODS)]
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                try:
-                    await self.reconcile()
-                except Exception:
-                    log.exception("endpoints: a pass failed")
-        finally:
-            for task in watchers:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _watch(self, rt: Any) -> None:
-        async for _event in self.registry.watch(rt):
-            self._wake.set()
+        await reconcile_loop(self.registry, (SERVICES, PODS), self.reconcile, name="endpoints")
 
     async def reconcile(self) -> None:
         registry = self.registry

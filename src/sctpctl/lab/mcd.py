@@ -25,6 +25,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.mco import CURRENT, DESIRED, MACHINECONFIGS, REASON, STATE, NodeState
@@ -60,29 +61,17 @@ class MachineConfigDaemon:
         self.node = agent.node.name
         self.files = files
         self.reboot_seconds = reboot_seconds
-        self._wake = asyncio.Event()
         self._refused: str | None = None
         "The desired config this daemon found it cannot apply (it waits for another one)."
 
     async def run(self) -> None:
-        watcher = asyncio.create_task(self._watch())
-        self._wake.set()
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                try:
-                    await self.sync()
-                except Exception:
-                    log.exception("machine-config daemon on %s: a pass failed", self.node)
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await watcher
-
-    async def _watch(self) -> None:
-        async for _event in self.registry.watch(NODES, field_selector=f"metadata.name={self.node}"):
-            self._wake.set()
+        await reconcile_loop(
+            self.registry,
+            (NODES,),
+            self.sync,
+            name=f"machine-config-daemon-{self.node}",
+            field_selector=f"metadata.name={self.node}",
+        )
 
     async def _annotate(self, **annotations: str) -> None:
         await self.registry.patch(

@@ -21,7 +21,6 @@ What OpenShift's operator does, for the two pools every cluster has (``master`` 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -30,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import MCO, resource
 from sctpctl.lab.patch import PatchType
@@ -355,7 +355,6 @@ class MachineConfigOperator:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._wake = asyncio.Event()
 
     async def bootstrap(self) -> None:
         """The pools and their base configs, as an installed cluster has them."""
@@ -366,25 +365,12 @@ class MachineConfigOperator:
         await self.reconcile()
 
     async def run(self) -> None:
-        watchers = [asyncio.create_task(self._watch(rt)) for rt in (MACHINECONFIGS, POOLS, NODES)]
-        self._wake.set()
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                try:
-                    await self.reconcile()
-                except Exception:
-                    log.exception("machine-config operator: a pass failed")
-        finally:
-            for task in watchers:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _watch(self, rt: Any) -> None:
-        async for _event in self.registry.watch(rt):
-            self._wake.set()
+        await reconcile_loop(
+            self.registry,
+            (MACHINECONFIGS, POOLS, NODES),
+            self.reconcile,
+            name="machine-config-operator",
+        )
 
     async def reconcile(self) -> None:
         registry = self.registry

@@ -20,13 +20,13 @@ Rules see addresses after the service proxy's DNAT (prerouting) and before its m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sctpctl.host.commands import nft
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.plan import pod_veth_name
 from sctpctl.lab.registry import Registry
@@ -142,40 +142,30 @@ class PolicyController:
         self.node = node
         self.netns = netns
         self.loaded: str | None = None
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        watchers = [asyncio.create_task(self._watch(rt)) for rt in (PODS, NAMESPACES, POLICIES)]
-        self._wake.set()
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                await asyncio.sleep(0.02)
-                try:
-                    await self.sync()
-                except InvalidObject as error:
-                    log.warning("policy on %s: %s", self.node, error)
-                except Exception:
-                    log.exception("policy on %s: loading the rules failed", self.node)
-        finally:
-            for task in watchers:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _watch(self, rt: Any) -> None:
-        async for _event in self.registry.watch(rt):
-            self._wake.set()
+        await reconcile_loop(
+            self.registry,
+            (PODS, NAMESPACES, POLICIES),
+            self.sync,
+            name=f"policy-{self.node}",
+            settle=0.02,
+        )
 
     async def sync(self) -> None:
         registry = self.registry
-        ruleset = node_ruleset(
-            self.node,
-            (await registry.list(NAMESPACES)).items,
-            (await registry.list(PODS)).items,
-            (await registry.list(POLICIES)).items,
-        )
+        try:
+            ruleset = node_ruleset(
+                self.node,
+                (await registry.list(NAMESPACES)).items,
+                (await registry.list(PODS)).items,
+                (await registry.list(POLICIES)).items,
+            )
+        except InvalidObject as error:
+            # The API server validated these objects; keep the rules in force until the
+            # objects read again.
+            log.warning("policy on %s: %s", self.node, error)
+            return
         if ruleset != self.loaded:
             await asyncio.to_thread(nft, ruleset, netns=self.netns)
             self.loaded = ruleset

@@ -24,7 +24,6 @@ Per Service port, protocol-exact (``sctp``/``tcp``/``udp`` ``dport``):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sctpctl.host.commands import nft
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.endpoints import SERVICE_NAME_LABEL, SLICES
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.registry import Registry
@@ -237,29 +237,12 @@ class ProxyController:
         self.pod_network = pod_network
         self.service_network = service_network
         self.loaded: str | None = None
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        watchers = [asyncio.create_task(self._watch(rt)) for rt in (SERVICES, SLICES)]
-        self._wake.set()
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                await asyncio.sleep(0.02)  # let a burst of changes settle into one load
-                try:
-                    await self.sync()
-                except Exception:
-                    log.exception("proxy on %s: loading the rules failed", self.node)
-        finally:
-            for task in watchers:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _watch(self, rt: Any) -> None:
-        async for _event in self.registry.watch(rt):
-            self._wake.set()
+        # A short settle turns a burst of changes into one load.
+        await reconcile_loop(
+            self.registry, (SERVICES, SLICES), self.sync, name=f"proxy-{self.node}", settle=0.02
+        )
 
     async def sync(self) -> None:
         services = (await self.registry.list(SERVICES)).items

@@ -12,12 +12,11 @@ Pods that name their node (``spec.nodeName``) or another scheduler are left alon
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.patch import PatchType
@@ -108,30 +107,9 @@ def choose(
 class Scheduler:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        watchers = [
-            asyncio.create_task(self._watch(PODS)),
-            asyncio.create_task(self._watch(NODES)),
-        ]
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                try:
-                    await self.schedule_pending()
-                except Exception:
-                    log.exception("scheduler: a pass failed")
-        finally:
-            for task in watchers:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-
-    async def _watch(self, rt: Any) -> None:
-        async for _event in self.registry.watch(rt):
-            self._wake.set()
+        await reconcile_loop(self.registry, (PODS, NODES), self.schedule_pending, name="scheduler")
 
     async def schedule_pending(self) -> None:
         pods = (await self.registry.list(PODS)).items
