@@ -9,8 +9,10 @@ starts (the whole lab in the foreground).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -43,7 +45,9 @@ def lab() -> None:
 def kubeconfig(state_dir: Path | None) -> None:
     """Print the path of the lab's kubeconfig (use it as KUBECONFIG)."""
     state = LabState(state_dir or default_state_dir())
-    if not state.kubeconfig.exists():
+    with _environment(state):
+        exists = state.kubeconfig.exists()
+    if not exists:
         raise CommandError(
             f"the lab at {state.root} has no kubeconfig yet",
             hint="start the lab first (sctpctl lab up)",
@@ -100,10 +104,20 @@ def _state(state_dir: Path | None) -> LabState:
     return LabState(state_dir or default_state_dir())
 
 
-def _environment(error: HostError) -> EnvironmentProblem:
-    return EnvironmentProblem(
-        str(error), hint="the lab needs root, iproute2 (ip) and nftables (nft)"
-    )
+@contextlib.contextmanager
+def _environment(state: LabState) -> Iterator[None]:
+    """What the host lacks (root, ip, nft, access to the state folder) becomes exit 3."""
+    try:
+        yield
+    except HostError as error:
+        raise EnvironmentProblem(
+            str(error), hint="the lab needs root, iproute2 (ip) and nftables (nft)"
+        ) from error
+    except PermissionError as error:
+        raise EnvironmentProblem(
+            f"cannot use the lab's state folder {state.root}: {error.strerror}",
+            hint=f"run as root or choose another folder with --state or ${ENV_VAR}",
+        ) from error
 
 
 def _print_status(found: control.LabStatus, output: OutputFormat) -> None:
@@ -176,15 +190,14 @@ def up(
     state = _state(state_dir)
     if masters + workers == 0:
         raise click.BadParameter("a lab needs at least one node", param_hint="--workers")
-    try:
-        found = control.up(
-            state, masters=masters, workers=workers, reboot_seconds=reboot_seconds,
-            restart_backoff=restart_backoff, port=port, timeout=timeout,
-        )  # fmt: skip
-    except HostError as error:
-        raise _environment(error) from error
-    except control.LabError as error:
-        raise CommandError(str(error)) from error
+    with _environment(state):
+        try:
+            found = control.up(
+                state, masters=masters, workers=workers, reboot_seconds=reboot_seconds,
+                restart_backoff=restart_backoff, port=port, timeout=timeout,
+            )  # fmt: skip
+        except control.LabError as error:
+            raise CommandError(str(error)) from error
     if output is OutputFormat.TABLE:
         console = make_console(stderr=True)
         console.print("lab started" if found.started else "lab already running")
@@ -196,7 +209,9 @@ def up(
 @output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML)
 def lab_status(state_dir: Path | None, output: OutputFormat) -> None:
     """Whether the lab runs, its API server and its nodes. Exit 1 when it is not running."""
-    found = control.status(_state(state_dir))
+    state = _state(state_dir)
+    with _environment(state):
+        found = control.status(state)
     _print_status(found, output)
     if not found.running:
         raise SystemExit(1)
@@ -208,17 +223,18 @@ def lab_status(state_dir: Path | None, output: OutputFormat) -> None:
 def down(state_dir: Path | None, keep_state: bool) -> None:
     """Stop the lab and remove every namespace, process and file it made."""
     state = _state(state_dir)
-    try:
+    with _environment(state):
         report = control.down(state, keep_state=keep_state)
-    except HostError as error:
-        raise _environment(error) from error
     console = make_console(stderr=True)
     parts = ["daemon stopped" if report.stopped_daemon else "no daemon was running"]
     if report.ended_processes:
         parts.append(f"{report.ended_processes} leftover process(es) ended")
     if report.removed_namespaces:
         parts.append(f"{len(report.removed_namespaces)} namespace(s) removed")
-    parts.append("state removed" if report.removed_state else f"state kept in {state.root}")
+    if report.removed_state:
+        parts.append("state removed")
+    elif keep_state:
+        parts.append(f"state kept in {state.root}")
     console.print("lab down: " + ", ".join(parts))
 
 
@@ -227,13 +243,12 @@ def down(state_dir: Path | None, keep_state: bool) -> None:
 def daemon(state_dir: Path | None) -> None:
     """Run the whole lab in the foreground (what ``lab up`` starts)."""
     state = _state(state_dir)
-    config = read_config(state)
+    with _environment(state):
+        config = read_config(state)
     if config is None:
         raise CommandError(f"no lab is configured at {state.root}", hint="use sctpctl lab up")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    try:
+    with _environment(state):
         asyncio.run(LabDaemon(state, config).serve())
-    except HostError as error:
-        raise _environment(error) from error
