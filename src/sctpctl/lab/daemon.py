@@ -111,6 +111,7 @@ class LabDaemon:
         self.book = process_book(state)
         self.server = LabApiServer(state, port=config.port)
         self.agents: dict[str, NodeAgent] = {}
+        self.policies: dict[str, PolicyController] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
 
@@ -127,6 +128,7 @@ class LabDaemon:
         await asyncio.to_thread(network.build, self.plan)
         registry = self.server.registry
         for node in self.plan.nodes:
+            self.policies[node.name] = PolicyController(registry, node=node.name, netns=node.netns)
             files = node_files(self.state, node.name)
             sctp = NodeSctpService(files, sctp_loads_at_boot)
             kubelet = Kubelet(
@@ -137,6 +139,7 @@ class LabDaemon:
                 book=self.book,
                 config=KubeletConfig(backoff=self.config.backoff_seconds),
                 hooks=sctp,
+                network_gate=self.policies[node.name].wait_applied,
             )
             agent = NodeAgent(
                 registry=registry,
@@ -174,8 +177,7 @@ class LabDaemon:
                 service_network=SERVICE_NETWORK,
             )
             found.append((f"proxy-{node.name}", proxy.run))
-            policy = PolicyController(registry, node=node.name, netns=node.netns)
-            found.append((f"policy-{node.name}", policy.run))
+            found.append((f"policy-{node.name}", self.policies[node.name].run))
             agent = self.agents[node.name]
             mcd = MachineConfigDaemon(
                 registry, agent=agent, files=agent.files, reboot_seconds=self.config.reboot_seconds

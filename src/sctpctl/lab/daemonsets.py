@@ -151,9 +151,9 @@ class DaemonSetController:
 
     async def reconcile(self) -> None:
         registry = self.registry
-        daemon_sets = (await registry.list(DAEMONSETS)).items
-        nodes = (await registry.list(NODES)).items
-        pods = (await registry.list(PODS)).items
+        daemon_sets = registry.peek(DAEMONSETS)
+        nodes = registry.peek(NODES)
+        pods = registry.peek(PODS)
         owned: dict[str, list[dict[str, Any]]] = {}
         for pod in pods:
             owner = _owner(pod)

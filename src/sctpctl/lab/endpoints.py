@@ -207,8 +207,8 @@ class EndpointsController:
 
     async def reconcile(self) -> None:
         registry = self.registry
-        services = (await registry.list(SERVICES)).items
-        pods = (await registry.list(PODS)).items
+        services = registry.peek(SERVICES)
+        pods = registry.peek(PODS)
         slices = (
             await registry.list(SLICES, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}")
         ).items

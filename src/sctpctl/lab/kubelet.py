@@ -69,6 +69,12 @@ class NoHooks:
         return None
 
 
+NetworkGate = Callable[[int], Awaitable[None]]
+"Waits until the node's packet filters reflect the API at a resourceVersion."
+
+GATE_TIMEOUT = 5.0
+
+
 @dataclass(frozen=True)
 class KubeletConfig:
     backoff: float = 10.0
@@ -182,6 +188,7 @@ class PodWorker:
             return
         await self._setup_sandbox()
         await self.publish()
+        await self._wait_for_network_rules()
         for index, container in enumerate(self.spec.get("initContainers") or []):
             if not await self._run_init(index, container):
                 return
@@ -207,6 +214,20 @@ class PodWorker:
             )
             await kubelet.hooks.attach(self.netns)
         self.sandbox_ready = True
+
+    async def _wait_for_network_rules(self) -> None:
+        """Start containers only once the node's policy rules know this pod's address."""
+        gate = self.kubelet.network_gate
+        if gate is None or self.host_network:
+            return
+        version = int(self.pod["metadata"].get("resourceVersion") or 0)
+        try:
+            await asyncio.wait_for(gate(version), GATE_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "pod %s/%s: policy rules not confirmed after %.0f s; starting anyway",
+                self.namespace, self.name, GATE_TIMEOUT,
+            )  # fmt: skip
 
     async def _teardown(self) -> None:
         if self.netns and not self.host_network:
@@ -630,6 +651,7 @@ class Kubelet:
         book: ProcessBook,
         config: KubeletConfig | None = None,
         hooks: PodNetworkHooks | None = None,
+        network_gate: NetworkGate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
@@ -639,6 +661,7 @@ class Kubelet:
         self.book = book
         self.config = config or KubeletConfig()
         self.hooks: PodNetworkHooks = hooks or NoHooks()
+        self.network_gate = network_gate
         self.clock = clock
         self.tools_path = self.config.tools_path or default_tools_path()
         self.workers: dict[str, PodWorker] = {}

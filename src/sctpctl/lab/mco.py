@@ -374,10 +374,10 @@ class MachineConfigOperator:
 
     async def reconcile(self) -> None:
         registry = self.registry
-        configs = (await registry.list(MACHINECONFIGS)).items
-        nodes = (await registry.list(NODES)).items
+        configs = registry.peek(MACHINECONFIGS)
+        nodes = registry.peek(NODES)
         existing = {c["metadata"]["name"] for c in configs}
-        for pool in (await registry.list(POOLS)).items:
+        for pool in registry.peek(POOLS):
             result = render(pool, configs)
             rendered = result if isinstance(result, Rendered) else None
             failure = result if isinstance(result, RenderFailure) else None
@@ -387,7 +387,7 @@ class MachineConfigOperator:
             members = pool_nodes(pool, nodes)
             if rendered is not None:
                 await self._roll(pool, members, rendered.name)
-                members = pool_nodes(pool, (await registry.list(NODES)).items)
+                members = pool_nodes(pool, registry.peek(NODES))
             status = pool_status(pool, members, rendered, failure, registry.clock())
             if status != pool.get("status"):
                 await registry.patch(

@@ -122,6 +122,9 @@ def node_ruleset(
     policies: Iterable[Mapping[str, Any]],
 ) -> str:
     """Read the objects, compile them for ``node`` and write the rules."""
+    policies = list(policies)
+    if not policies:
+        return policy_ruleset((), {})  # nothing is isolated: no need to read every pod
     pods = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
     cluster = cluster_from_objects([*namespaces, *pods, *policies])
     interfaces = {
@@ -135,13 +138,27 @@ def node_ruleset(
 
 
 class PolicyController:
-    """Keeps one node's policy table equal to :func:`node_ruleset` of the current objects."""
+    """Keeps one node's policy table equal to :func:`node_ruleset` of the current objects.
+
+    It also answers the kubelet's question "are the rules in force for what the API holds
+    now?" (:meth:`wait_applied`), so containers start only behind their pod's rules, as a CNI
+    that programs policy before the pod's network is handed over.
+    """
 
     def __init__(self, registry: Registry, *, node: str, netns: str) -> None:
         self.registry = registry
         self.node = node
         self.netns = netns
         self.loaded: str | None = None
+        self.applied = -1
+        "The resourceVersion the rules in force were computed at."
+        self._applied_changed = asyncio.Condition()
+
+    async def wait_applied(self, resource_version: int) -> None:
+        """Return once rules computed from objects at least as new as ``resource_version``
+        are loaded."""
+        async with self._applied_changed:
+            await self._applied_changed.wait_for(lambda: self.applied >= resource_version)
 
     async def run(self) -> None:
         await reconcile_loop(
@@ -154,12 +171,14 @@ class PolicyController:
 
     async def sync(self) -> None:
         registry = self.registry
+        # The registry's reads do not yield, so the lists below all see this version.
+        seen = registry.store.resource_version
         try:
             ruleset = node_ruleset(
                 self.node,
-                (await registry.list(NAMESPACES)).items,
-                (await registry.list(PODS)).items,
-                (await registry.list(POLICIES)).items,
+                registry.peek(NAMESPACES),
+                registry.peek(PODS),
+                registry.peek(POLICIES),
             )
         except InvalidObject as error:
             # The API server validated these objects; keep the rules in force until the
@@ -169,3 +188,6 @@ class PolicyController:
         if ruleset != self.loaded:
             await asyncio.to_thread(nft, ruleset, netns=self.netns)
             self.loaded = ruleset
+        async with self._applied_changed:
+            self.applied = max(self.applied, seen)
+            self._applied_changed.notify_all()

@@ -245,8 +245,8 @@ class ProxyController:
         )
 
     async def sync(self) -> None:
-        services = (await self.registry.list(SERVICES)).items
-        slices = (await self.registry.list(SLICES)).items
+        services = self.registry.peek(SERVICES)
+        slices = self.registry.peek(SLICES)
         ruleset = proxy_ruleset(
             services,
             slices,

@@ -112,8 +112,8 @@ class Scheduler:
         await reconcile_loop(self.registry, (PODS, NODES), self.schedule_pending, name="scheduler")
 
     async def schedule_pending(self) -> None:
-        pods = (await self.registry.list(PODS)).items
-        nodes = (await self.registry.list(NODES)).items
+        pods = self.registry.peek(PODS)
+        nodes = self.registry.peek(NODES)
         load: dict[str, int] = {}
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName")
