@@ -234,6 +234,34 @@ def test_pod_clusterip_nodeport_hairpin_and_external_traffic(lab: Lab) -> None:
     assert lab.wait_for(lambda: lab.tcp("far", empty_ip, 81)[0] == 10, message="refused")
 
 
+def test_host_network_pods_use_the_node_address_and_reach_services(lab: Lab) -> None:
+    lab.kubectl("apply", "-f", "-", input=pod_manifest(
+        "hostnet", ["sleep", "inf"], node="worker-1", extra_spec={"hostNetwork": True},
+    ))  # fmt: skip
+    lab.pod_ready("hostnet")
+    assert lab.jsonpath("get", "pod", "hostnet", path="{.status.podIP}") == "198.18.0.12"
+    cluster_ip = lab.jsonpath("get", "svc", "echo", path="{.spec.clusterIP}")
+    assert lab.tcp("hostnet", cluster_ip, 80, message="host") == (0, "echo:host")
+
+
+def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(lab: Lab) -> None:
+    stubborn = pod_manifest(
+        "stubborn", ["/bin/sh", "-c", "trap '' TERM; sleep inf"], node="worker-0",
+        extra_spec={"terminationGracePeriodSeconds": 2},
+    )  # fmt: skip
+    polite = pod_manifest("polite", ["sleep", "inf"], node="worker-0")
+    lab.kubectl("apply", "-f", "-", input=stubborn)
+    lab.kubectl("apply", "-f", "-", input=polite)
+    lab.pod_ready("stubborn")
+    lab.pod_ready("polite")
+    start = time.monotonic()
+    lab.kubectl("delete", "pod", "polite")
+    assert time.monotonic() - start < 1.5  # sleep ends on SIGTERM
+    start = time.monotonic()
+    lab.kubectl("delete", "pod", "stubborn")
+    assert 2 <= time.monotonic() - start < 5  # SIGTERM ignored: SIGKILL after 2 s
+
+
 def _tcp_once(host: str, port: int) -> str:
     return (
         "import socket\n"
@@ -558,6 +586,20 @@ def _same_process(record: dict[str, int]) -> bool:
         return False
     fields = raw[raw.rindex(")") + 2 :].split()
     return fields[0] != "Z" and int(fields[19]) == record["startTime"]
+
+
+def test_down_keeping_state_then_up_brings_the_pods_back(lab: Lab) -> None:
+    address = lab.jsonpath("get", "pod", "survivor", path="{.status.podIP}")
+    lab.sctpctl("lab", "down", "--keep-state")
+    assert lab.namespaces() == []
+    assert (lab.state / "store.db").exists()
+    lab.up()
+    lab.pod_ready("survivor")
+    assert lab.jsonpath("get", "pod", "survivor", path="{.status.podIP}") == address
+    restarts = lab.jsonpath(
+        "get", "pod", "survivor", path="{.status.containerStatuses[0].restartCount}"
+    )
+    assert int(restarts) >= 1
 
 
 def test_deleting_the_machineconfig_rolls_the_files_back(lab: Lab) -> None:

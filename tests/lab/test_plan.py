@@ -43,7 +43,7 @@ def test_nodes_route_each_others_pods_and_the_service_network_locally() -> None:
     assert "route add 10.128.0.0/23 via 198.18.0.10 dev eth0" in lines
     assert "route add 10.128.4.0/23 via 198.18.0.12 dev eth0" in lines
     assert not any("10.128.2.0/23" in line for line in lines)
-    assert "route add local 172.30.0.0/16 dev lo" in lines
+    assert "route add 172.30.0.0/16 dev eth0 scope link" in lines
     assert fabric_lines(plan)[:2] == ["link add br0 type bridge", "link set br0 up"]
 
 

@@ -144,9 +144,10 @@ def node_lines(plan: LabPlan, node: NodePlan) -> list[str]:
     lines = [
         f"addr add {node.address}/{prefix} dev eth0",
         "link set eth0 up",
-        # Service addresses without a DNAT (no endpoints) are delivered locally, where the
-        # proxy's reject rule answers them with port-unreachable.
-        f"route add local {SERVICE_NETWORK} dev lo",
+        # A route for the service network, so a node's own processes (hostNetwork pods) can
+        # open connections to it: the proxy DNATs them, or rejects them when there is no
+        # endpoint, before they would leave.
+        f"route add {SERVICE_NETWORK} dev eth0 scope link",
     ]
     for other in plan.nodes:
         if other.name != node.name:

@@ -17,8 +17,9 @@ Per Service port, protocol-exact (``sctp``/``tcp``/``udp`` ``dport``):
   process);
   ``externalTrafficPolicy: Local`` NodePorts use only this node's endpoints and keep the client
   address;
-- a Service port without ready endpoints is rejected (ICMP port unreachable), as kube-proxy does;
-  the node routes the service network locally so those packets reach the reject rule.
+- a Service port without ready endpoints is rejected (ICMP port unreachable), as kube-proxy does:
+  NodePorts where the node receives them, ClusterIPs where they would be forwarded or leave the
+  node; so is any other address of the service network.
 """
 
 from __future__ import annotations
@@ -205,16 +206,25 @@ def proxy_ruleset(
         "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
         f"\t\tmeta mark & {MASQUERADE_MARK:#x} == {MASQUERADE_MARK:#x} masquerade\n\t}}",
         "\tchain services {\n" + "".join(f"\t\t{rule}\n" for rule in dispatch) + "\t}",
-        "\tchain reject_input {\n\t\ttype filter hook input priority filter; policy accept;\n"
-        + "".join(f"\t\t{rule}\n" for rule in rejects)
-        + f'\t\tip daddr {service_network} reject comment "no such service port"\n\t}}',
-        "\tchain reject_output {\n\t\ttype filter hook output priority filter; policy accept;\n"
-        + "".join(f"\t\t{rule}\n" for rule in rejects)
-        + "\t}",
+        *(_reject_chain(hook, rejects, service_network) for hook in ("input", "forward", "output")),
         *chains,
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _reject_chain(hook: str, rejects: Sequence[str], service_network: str) -> str:
+    """Rejects for Service ports without endpoints: NodePorts arrive at the node (input);
+    ClusterIPs would be forwarded (pods) or leave the node (its own processes), so there every
+    other address of the service network is refused too."""
+    rules = list(rejects)
+    if hook != "input":
+        rules.append(f'ip daddr {service_network} reject comment "no such service port"')
+    return (
+        f"\tchain reject_{hook} {{\n\t\ttype filter hook {hook} priority filter; policy accept;\n"
+        + "".join(f"\t\t{rule}\n" for rule in rules)
+        + "\t}"
+    )
 
 
 class ProxyController:
