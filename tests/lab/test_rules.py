@@ -149,6 +149,27 @@ def test_policy_rules_follow_the_compiled_policies() -> None:
     assert "ct state established,related accept" in rules
 
 
+def test_egress_rules_match_destinations_blocks_and_port_ranges() -> None:
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "client-egress", "namespace": "default"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "client"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "10.128.0.0/14", "except": ["10.128.2.0/23"]}}],
+                        "ports": [{"protocol": "SCTP", "port": 30000, "endPort": 30100}]}],
+        },
+    }  # fmt: skip
+    rules = node_ruleset("worker-1", [], PODS, [policy])
+    assert 'iifname "pvuidclient000" jump egress2 comment "default/client"' in rules
+    assert (
+        "ip daddr { 10.128.0.0-10.128.1.255, 10.128.4.0-10.131.255.255 } "
+        "meta l4proto sctp th dport { 30000-30100 } return"
+    ) in rules
+    assert "ingress" not in rules  # nothing is isolated for ingress
+
+
 @pytest.mark.netns
 @pytest.mark.nft
 def test_the_rules_load_into_a_namespace(netns_factory: Any) -> None:

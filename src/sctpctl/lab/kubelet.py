@@ -612,7 +612,8 @@ class PodWorker:
         if run is not None:
             path = run.writer.path
         else:
-            found = self.previous_logs.get(request.container)
+            # The last run: this worker's, or (after the daemon restarted) the newest file.
+            found = self.previous_logs.get(request.container) or _newest_log(folder)
             if found is None:
                 raise ContainerNotAvailable(
                     f'container "{request.container}" in pod "{request.pod}" is waiting to start'
@@ -628,6 +629,11 @@ class PodWorker:
             path, tail_lines=request.tail_lines, since=since,
             timestamps=request.timestamps, running=running,
         )  # fmt: skip
+
+
+def _newest_log(folder: Path) -> Path | None:
+    runs = [p for p in folder.glob("*.log") if p.stem.isdigit()]
+    return max(runs, key=lambda p: int(p.stem), default=None)
 
 
 class ContainerConfigError(Exception):
