@@ -130,6 +130,9 @@ def test_containers_run_unprivileged_with_logs_and_exec(lab: Lab) -> None:
     assert lab.exec("hello", "sctpctl", "--version").returncode == 0
     address = lab.exec("hello", "python", "-c", "import socket; print(socket.gethostname())")
     assert address.stdout.strip() == "hello"
+    described = lab.kubectl("describe", "pod", "hello").stdout
+    assert "Successfully assigned default/hello to worker-1" in described
+    assert "Started container main" in described
 
 
 def test_privileged_pods_are_root_and_host_paths_show_the_node(lab: Lab) -> None:
@@ -180,6 +183,8 @@ def test_a_failing_container_is_restarted_with_back_off(lab: Lab) -> None:
         return containers[0].get("restartCount", 0) >= 1 and bool(containers[0].get("lastState"))
 
     lab.wait_for(restarted, timeout=20, message="a restart")
+    events = lab.kubectl("get", "events", "--field-selector", "involvedObject.name=crash").stdout
+    assert "BackOff" in events and "Back-off restarting failed container main" in events
     status = lab.json("get", "pod", "crash")["status"]["containerStatuses"][0]
     assert status["lastState"]["terminated"]["exitCode"] == 3
     assert lab.kubectl("logs", "crash", "--previous").stdout == "run\n"

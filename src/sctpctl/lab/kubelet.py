@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from sctpctl.host.process import Launch, Mount, ProcessRecord, launch, record_of, signal_group
 from sctpctl.host.process import tools_path as default_tools_path
-from sctpctl.lab import containerlogs, sandbox
+from sctpctl.lab import containerlogs, events, sandbox
 from sctpctl.lab.containerlogs import LogWriter
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
@@ -316,6 +316,12 @@ class PodWorker:
                     backoffs[status.name] = delay
                     if code != 0 or previous > 0:
                         status.last_state = status.state
+                        await self._event(
+                            "BackOff",
+                            f"Back-off restarting failed container {status.name} in pod "
+                            f"{self.name}_{self.namespace}({self.uid})",
+                            warning=True,
+                        )
                         status.set_waiting(
                             "CrashLoopBackOff",
                             f"back-off {int(delay)}s restarting failed container="
@@ -444,6 +450,7 @@ class PodWorker:
             spec = self._launch_spec(container)
         except (ContainerConfigError, RootfsError) as error:
             status.set_waiting("CreateContainerConfigError", str(error))
+            await self._event("Failed", f"Error: {error}", warning=True)
             return
         self.launches[status.name] = spec
         path = kubelet.files.pod_dir(self.uid) / status.name / f"{status.restart_count}.log"
@@ -459,6 +466,17 @@ class PodWorker:
         self.runs[status.name] = Run(process, record, writer, time.monotonic(), pumps)
         status.set_running(kubelet.clock())
         self.changed.set()
+        image = container.get("image", "")
+        await self._event("Pulled", f'Container image "{image}" already present on machine')
+        await self._event("Created", f"Created container: {status.name}")
+        await self._event("Started", f"Started container {status.name}")
+
+    async def _event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        if not self.deleted:
+            await events.record(
+                self.kubelet.registry, self.pod, reason, message,
+                component="kubelet", host=self.kubelet.node.name, warning=warning,
+            )  # fmt: skip
 
     async def _finish(self, status: ContainerStatus, run: Run, code: int) -> None:
         if code < 0:  # killed by a signal: the shell's convention
@@ -478,7 +496,8 @@ class PodWorker:
     async def _stop_containers(self, grace: float) -> None:
         """SIGTERM every container's group, SIGKILL what is left after ``grace`` seconds."""
         runs = list(self.runs.items())
-        for _name, run in runs:
+        for name, run in runs:
+            await self._event("Killing", f"Stopping container {name}")
             signal_group(run.record, signal.SIGTERM)
         for process in list(self._exec_processes):
             with contextlib.suppress(ProcessLookupError):

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sctpctl.lab import events
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.kubelet import Kubelet
@@ -200,6 +201,7 @@ class NodeAgent:
         self.kubelet.start()
         self.up = True
         await self._report("True")
+        await self._event("NodeReady", f"Node {self.node.name} status is now: NodeReady")
         if self._heartbeat_task is None:
             self._heartbeat_task = asyncio.create_task(
                 self._beat(), name=f"heartbeat-{self.node.name}"
@@ -211,6 +213,14 @@ class NodeAgent:
         await self.sctp.shutdown()
         with contextlib.suppress(StatusError):
             await self._report("Unknown")
+        await self._event("NodeNotReady", f"Node {self.node.name} status is now: NodeNotReady")
+
+    async def _event(self, reason: str, message: str) -> None:
+        with contextlib.suppress(StatusError):
+            node = await self.registry.get(NODES, self.node.name)
+            await events.record(
+                self.registry, node, reason, message, component="kubelet", host=self.node.name
+            )
 
     async def reboot(self, down_for: float) -> None:
         await self.shutdown()

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sctpctl.lab import events
 from sctpctl.lab.controller import reconcile_loop
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
@@ -128,16 +129,27 @@ class Scheduler:
             target = choose(pod, nodes, load)
             try:
                 if target is None:
-                    await self._unschedulable(pod, unschedulable_message(pod, nodes))
+                    message = unschedulable_message(pod, nodes)
+                    if await self._unschedulable(pod, message):
+                        await events.record(
+                            self.registry, pod, "FailedScheduling", message,
+                            component=SCHEDULER_NAME, warning=True,
+                        )  # fmt: skip
                     continue
                 await self.registry.bind(meta["namespace"], meta["name"], target)
                 load[target] = load.get(target, 0) + 1
                 await self._scheduled(pod)
+                await events.record(
+                    self.registry, pod, "Scheduled",
+                    f"Successfully assigned {meta['namespace']}/{meta['name']} to {target}",
+                    component=SCHEDULER_NAME,
+                )  # fmt: skip
             except StatusError as error:
                 if error.code not in (404, 409):
                     raise
 
-    async def _set_condition(self, pod: Mapping[str, Any], condition: dict[str, Any]) -> None:
+    async def _set_condition(self, pod: Mapping[str, Any], condition: dict[str, Any]) -> bool:
+        """Set the pod's PodScheduled condition; returns whether it changed."""
         status = dict(pod.get("status") or {})
         others = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         before = next(
@@ -146,7 +158,7 @@ class Scheduler:
         if before is not None and all(
             before.get(k) == v for k, v in condition.items() if k != "lastTransitionTime"
         ):
-            return
+            return False
         await self.registry.patch(
             PODS,
             pod["metadata"]["name"],
@@ -155,6 +167,7 @@ class Scheduler:
             pod["metadata"]["namespace"],
             subresource="status",
         )
+        return True
 
     async def _scheduled(self, pod: Mapping[str, Any]) -> None:
         now = timestamp(self.registry.clock())
@@ -168,9 +181,9 @@ class Scheduler:
             },
         )
 
-    async def _unschedulable(self, pod: Mapping[str, Any], message: str) -> None:
+    async def _unschedulable(self, pod: Mapping[str, Any], message: str) -> bool:
         now = timestamp(self.registry.clock())
-        await self._set_condition(
+        return await self._set_condition(
             pod,
             {
                 "type": "PodScheduled",
