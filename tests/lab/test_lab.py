@@ -389,6 +389,24 @@ def test_an_init_to_a_node_without_sctp_gets_protocol_unreachable(lab: Lab) -> N
     # the client used (conntrack translates the ICMP error too).
     assert _send_init(client_netns, server, 30102) == (3, 2, server)
     assert _send_init(client_netns, cluster_ip, 30102) == (3, 2, cluster_ip)
+    # From outside, through each node's NodePort: SCTP DNAT and masquerade, undone on the way back.
+    node_port = int(lab.jsonpath("get", "svc", "sctpservice", path="{.spec.ports[0].nodePort}"))
+    for node_address in ("198.18.0.11", "198.18.0.12"):
+        answer = _send_init(f"{lab.prefix}-ext", node_address, node_port)
+        assert answer == (3, 2, node_address)
+    # An SCTP NetworkPolicy isolates the server: INITs from other pods are dropped (silence),
+    # except from the pods it allows.
+    lab.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "sctp-from-near"},
+        "spec": {"podSelector": {"matchLabels": {"app": "sctpserver"}},
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "near"}}}],
+                              "ports": [{"protocol": "SCTP", "port": 30102}]}]},
+    }))  # fmt: skip
+    near_uid = lab.jsonpath("get", "pod", "near", path="{.metadata.uid}")
+    lab.wait_for(lambda: _send_init(client_netns, server, 30102) is None, message="dropped")
+    assert _send_init(f"{lab.prefix}-pod-{near_uid[:13]}", cluster_ip, 30102) == (3, 2, cluster_ip)
+    lab.kubectl("delete", "networkpolicy", "sctp-from-near")
     # The node's files say why: sctp is blacklisted and not loaded.
     rootfs = lab.state / "nodes" / "worker-0" / "rootfs"
     assert (rootfs / "etc/modprobe.d/sctp-blacklist.conf").read_text() == "blacklist sctp\n"
