@@ -25,7 +25,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from sctpctl.lab.plan import POD_NETWORK, SERVICE_NETWORK, LabPlan, make_plan
 from sctpctl.lab.processbook import ProcessBook
 from sctpctl.lab.proxy import ProxyController
 from sctpctl.lab.rootfs import NodeFiles
+from sctpctl.lab.runtime import ContainerNotAvailable, ExecRequest, ExecStreams, LogRequest
 from sctpctl.lab.scheduler import Scheduler
 from sctpctl.lab.server import LabApiServer
 from sctpctl.lab.state import LabState, write_private
@@ -114,10 +115,6 @@ class LabDaemon:
         self.policies: dict[str, PolicyController] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
-
-    @property
-    def registry(self) -> Any:
-        return self.server.registry
 
     async def start(self) -> None:
         ended = self.book.end_all()
@@ -239,15 +236,13 @@ class NodeRuntimes:
         self.agents = agents
 
     def _kubelet(self, node: str) -> Kubelet:
-        from sctpctl.lab.runtime import ContainerNotAvailable
-
         agent = self.agents.get(node)
         if agent is None or not agent.up:
             raise ContainerNotAvailable(f"node {node} is not ready")
         return agent.kubelet
 
-    async def exec(self, request: Any, streams: Any) -> int:
+    async def exec(self, request: ExecRequest, streams: ExecStreams) -> int:
         return await self._kubelet(request.node).exec(request, streams)
 
-    def logs(self, request: Any) -> Any:
+    def logs(self, request: LogRequest) -> AsyncIterator[bytes]:
         return self._kubelet(request.node).logs(request)

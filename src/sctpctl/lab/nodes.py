@@ -248,7 +248,13 @@ class NodeAgent:
 
 class NodeSctpService:
     """Whether a node has SCTP, decided at each boot from its root filesystem (see
-    :mod:`sctpctl.lab.nodesctp`)."""
+    :mod:`sctpctl.lab.nodesctp`), shown in ``/sys/module/sctp/initstate``.
+
+    :meth:`attach` and :meth:`detach` are told about every pod namespace the kubelet creates
+    and removes: that is where the node's host stack service (DESIGN.md section 3) serves the
+    pods of a node that has SCTP. That service is not part of sctpctl yet, so today no node
+    serves SCTP to its pods, and an INIT to any pod gets protocol-unreachable.
+    """
 
     def __init__(self, files: NodeFiles, decide: Callable[[NodeFiles], bool]) -> None:
         self.files = files
