@@ -73,6 +73,8 @@ NetworkGate = Callable[[int], Awaitable[None]]
 "Waits until the node's packet filters reflect the API at a resourceVersion."
 
 GATE_TIMEOUT = 5.0
+RETRY_SECONDS = 2.0
+"How long the kubelet waits before building a pod again after a failure."
 
 
 @dataclass(frozen=True)
@@ -172,11 +174,22 @@ class PodWorker:
 
     async def run(self) -> None:
         try:
-            await self._live()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("pod %s/%s failed in the kubelet", self.namespace, self.name)
+            while True:
+                try:
+                    await self._live()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # As the real kubelet does with a sandbox it could not build: clean up
+                    # and try again a little later.
+                    log.exception("pod %s/%s failed in the kubelet", self.namespace, self.name)
+                    await self._stop_containers(0.0)
+                    await self._teardown()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), RETRY_SECONDS)
+                    if self.stopping.is_set():
+                        return
         finally:
             await self._stop_containers(self.grace if not self.deleted else 0.0)
             await self._teardown()
