@@ -130,6 +130,11 @@ def test_containers_run_unprivileged_with_logs_and_exec(lab: Lab) -> None:
     assert lab.exec("hello", "sctpctl", "--version").returncode == 0
     address = lab.exec("hello", "python", "-c", "import socket; print(socket.gethostname())")
     assert address.stdout.strip() == "hello"
+    # The kubelet's /etc/hosts: the pod resolves its own name at once.
+    resolved = lab.exec(
+        "hello", "python", "-c", "import socket; print(socket.getfqdn())", timeout=3
+    )
+    assert resolved.stdout.strip() == "hello"
     described = lab.kubectl("describe", "pod", "hello").stdout
     assert "Successfully assigned default/hello to worker-1" in described
     assert "Started container main" in described

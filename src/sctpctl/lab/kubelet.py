@@ -84,6 +84,8 @@ class KubeletConfig:
     tools_path: str = ""
     "Put first on every container's PATH (sctpctl's own tools); default: this interpreter's."
     service_host: str = "172.30.0.1"
+    dns_service: str = "172.30.0.10"
+    "The cluster DNS Service address pods are told about (OpenShift's default)."
 
 
 def expand(text: str, env: dict[str, str]) -> str:
@@ -453,8 +455,31 @@ class PodWorker:
             gid=gid,
             groups=groups,
             hostname=None if self.host_network else self.name,
-            mounts=self._mounts(container),
+            mounts=self._name_files() + self._mounts(container),
             sys_module=str(self.kubelet.files.host_path("/sys/module")),
+        )
+
+    def _name_files(self) -> tuple[Mount, ...]:
+        """The ``/etc/hosts`` and ``/etc/resolv.conf`` a kubelet gives each pod: its own name
+        and address, and the cluster DNS service (the lab runs none, so lookups fail at once
+        with port-unreachable instead of waiting on an address outside the lab)."""
+        if self.host_network or self.address is None:
+            return ()
+        folder = self.kubelet.files.pod_dir(self.uid)
+        folder.mkdir(parents=True, exist_ok=True)
+        hosts, resolv = folder / "etc-hosts", folder / "resolv.conf"
+        hosts.write_text(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
+            "::1\tlocalhost ip6-localhost ip6-loopback\n"
+            f"{self.address}\t{self.name}\n"
+        )
+        resolv.write_text(
+            f"search {self.namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
+            f"nameserver {self.kubelet.config.dns_service}\noptions ndots:5\n"
+        )
+        return (
+            Mount(str(hosts), "/etc/hosts", readonly=True),
+            Mount(str(resolv), "/etc/resolv.conf", readonly=True),
         )
 
     async def _start(self, status: ContainerStatus, container: dict[str, Any]) -> None:
