@@ -30,29 +30,10 @@ import yaml
 from sctpctl.host import links, netns
 from sctpctl.host.process import Launch, launch, record_of, signal_group
 from sctpctl.lab.plan import make_plan
+from sctpctl.node.machineconfig import render_sctp_machineconfig
 
 KUBECTL = "/usr/bin/kubectl"
-MACHINE_CONFIG = {
-    "apiVersion": "machineconfiguration.openshift.io/v1",
-    "kind": "MachineConfig",
-    "metadata": {
-        "name": "load-sctp-module",
-        "labels": {"machineconfiguration.openshift.io/role": "worker"},
-    },
-    "spec": {
-        "config": {
-            "ignition": {"version": "3.2.0"},
-            "storage": {
-                "files": [
-                    {"path": "/etc/modprobe.d/sctp-blacklist.conf", "mode": 420,
-                     "overwrite": True, "contents": {"source": "data:,"}},
-                    {"path": "/etc/modules-load.d/sctp-load.conf", "mode": 420,
-                     "overwrite": True, "contents": {"source": "data:,sctp"}},
-                ]
-            },
-        }
-    },
-}  # fmt: skip
+MACHINE_CONFIG = render_sctp_machineconfig()
 
 
 class Lab:

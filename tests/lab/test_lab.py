@@ -19,6 +19,7 @@ import pytest
 from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
 from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest
+from tests.lab.test_kubectl import MACHINE_CONFIG as SEED_MACHINE_CONFIG
 
 pytestmark = [
     pytest.mark.netns,
@@ -26,31 +27,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not shutil.which(KUBECTL), reason="needs /usr/bin/kubectl"),
 ]
-
-SEED_MACHINE_CONFIG = """\
-apiVersion: machineconfiguration.openshift.io/v1
-kind: MachineConfig
-metadata:
-  name: load-sctp-module
-  labels:
-    machineconfiguration.openshift.io/role: worker
-spec:
-  config:
-    ignition:
-      version: 3.2.0
-    storage:
-      files:
-        - path: /etc/modprobe.d/sctp-blacklist.conf
-          mode: 0644
-          overwrite: true
-          contents:
-            source: data:,
-        - path: /etc/modules-load.d/sctp-load.conf
-          mode: 0644
-          overwrite: true
-          contents:
-            source: data:,sctp
-"""
 
 BAD_MACHINE_CONFIG = """\
 apiVersion: machineconfiguration.openshift.io/v1

@@ -18,44 +18,13 @@ from sctpctl.lab.mco import (
     pool_status,
     render,
 )
+from sctpctl.node.ignition import read_ignition
+from sctpctl.node.machineconfig import render_sctp_machineconfig
 
-SEED = {
-    "apiVersion": "machineconfiguration.openshift.io/v1",
-    "kind": "MachineConfig",
-    "metadata": {
-        "name": "load-sctp-module",
-        "labels": {"machineconfiguration.openshift.io/role": "worker"},
-    },
-    "spec": {
-        "config": {
-            "ignition": {"version": "3.2.0"},
-            "storage": {
-                "files": [
-                    {"path": "/etc/modprobe.d/sctp-blacklist.conf", "mode": 420,
-                     "overwrite": True, "contents": {"source": "data:,"}},
-                    {"path": "/etc/modules-load.d/sctp-load.conf", "mode": 420,
-                     "overwrite": True, "contents": {"source": "data:,sctp"}},
-                ]
-            },
-        }
-    },
-}  # fmt: skip
-SEED_2_2 = {
-    **SEED,
-    "spec": {
-        "config": {
-            "ignition": {"version": "2.2.0"},
-            "storage": {
-                "files": [
-                    {"filesystem": "root", "path": "/etc/modprobe.d/sctp-blacklist.conf",
-                     "mode": 420, "contents": {"source": "data:,"}},
-                    {"filesystem": "root", "path": "/etc/modules-load.d/sctp-load.conf",
-                     "mode": 420, "contents": {"source": "data:,sctp"}},
-                ]
-            },
-        }
-    },
-}  # fmt: skip
+SEED = render_sctp_machineconfig()
+"The seed's load-sctp-module (Ignition 3.2.0)."
+SEED_2_2 = render_sctp_machineconfig(ignition="2.2.0")
+"The 4.4 original of the same object."
 
 
 def _rendered(configs: list[dict[str, Any]], pool: str = "worker") -> Rendered:
@@ -79,8 +48,21 @@ def test_the_rendered_name_is_the_hash_of_the_merged_files() -> None:
 
 
 def test_ignition_2_2_renders_to_the_same_files_as_3_2() -> None:
-    assert _rendered([base_config("worker"), SEED_2_2]).config == (
-        _rendered([base_config("worker"), SEED]).config
+    def files(config: dict[str, Any]) -> list[tuple[str, int, bytes | None]]:
+        reading = read_ignition(config)
+        assert reading.ok, reading.problems
+        return [(f.path, f.mode, f.contents) for f in reading.files]
+
+    old = _rendered([base_config("worker"), SEED_2_2])
+    new = _rendered([base_config("worker"), SEED])
+    assert old.config["ignition"]["version"] == "3.2.0"
+    assert (
+        files(old.config)
+        == files(new.config)
+        == [
+            ("/etc/modprobe.d/sctp-blacklist.conf", 0o644, b""),
+            ("/etc/modules-load.d/sctp-load.conf", 0o644, b"sctp"),
+        ]
     )
 
 
