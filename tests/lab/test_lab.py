@@ -438,6 +438,10 @@ def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
         [KUBECTL, "get", "nodes", "-w"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True, env=lab.env(),
     )  # fmt: skip
+    agents = subprocess.Popen(
+        [KUBECTL, "get", "pods", "-l", "app=node-agent", "-w"], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True, env=lab.env(),
+    )  # fmt: skip
     try:
         time.sleep(0.5)
         before = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
@@ -454,7 +458,13 @@ def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
         time.sleep(0.3)
     finally:
         watch.terminate()
+        agents.terminate()
         output, _ = watch.communicate(timeout=10)
+        agent_lines, _ = agents.communicate(timeout=10)
+    # While its node was down, each DaemonSet pod was not ready (no traffic to it), then ready.
+    for pod in daemon_pods_before.values():
+        readiness = [line.split()[1] for line in agent_lines.splitlines() if line.startswith(pod)]
+        assert "0/1" in readiness and readiness[-1] == "1/1", (pod, readiness)
     rows = [line.split()[:2] for line in output.splitlines()[1:] if line.strip()]
     for worker in ("worker-0", "worker-1"):
         states = [status for name, status in rows if name == worker]

@@ -37,6 +37,7 @@ from sctpctl.lab.rootfs import NodeFiles
 log = logging.getLogger(__name__)
 
 NODES = resource("nodes")
+PODS = resource("pods")
 KUBELET_VERSION = "v1.32.4"
 OS_IMAGE = "Red Hat Enterprise Linux CoreOS (sctpctl lab)"
 MASTER_TAINT = {"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}
@@ -214,6 +215,30 @@ class NodeAgent:
         with contextlib.suppress(StatusError):
             await self._report("Unknown")
         await self._event("NodeNotReady", f"Node {self.node.name} status is now: NodeNotReady")
+        await self._mark_pods_not_ready()
+
+    async def _mark_pods_not_ready(self) -> None:
+        """What the node lifecycle controller does for a node that stopped posting: its pods'
+        ``Ready`` condition becomes False, so Services stop sending them traffic."""
+        stamp = timestamp(self.clock())
+        for pod in self.registry.peek(PODS):
+            if (pod.get("spec") or {}).get("nodeName") != self.node.name:
+                continue
+            conditions = [dict(c) for c in (pod.get("status") or {}).get("conditions") or []]
+            changed = False
+            for condition in conditions:
+                if (
+                    condition.get("type") in ("Ready", "ContainersReady")
+                    and condition.get("status") == "True"
+                ):
+                    condition.update(status="False", lastTransitionTime=stamp)
+                    changed = True
+            if changed:
+                with contextlib.suppress(StatusError):
+                    await self.registry.patch(
+                        PODS, pod["metadata"]["name"], {"status": {"conditions": conditions}},
+                        PatchType.MERGE, pod["metadata"]["namespace"], subresource="status",
+                    )  # fmt: skip
 
     async def _event(self, reason: str, message: str) -> None:
         with contextlib.suppress(StatusError):
