@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -10,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from sctpctl.host.process import Launch, Mount, alive, launch, record_of, signal_group
+from sctpctl.host.process import (
+    Launch,
+    Mount,
+    alive,
+    container_process,
+    launch,
+    record_of,
+    signal_group,
+)
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
 
@@ -25,6 +34,7 @@ SHOW = (
     "except OSError as error:\n"
     "    print('write:', error.strerror)\n"
     "print(os.getcwd(), os.environ['ONLY'], sorted(set(os.environ) - {'LC_CTYPE'}))\n"
+    "print(os.getpid(), sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
 )
 
 
@@ -66,6 +76,8 @@ async def test_a_container_sees_its_namespace_and_node_as_nobody(
     assert lines[4] == "write: Read-only file system"
     # Exactly the container's environment (Python itself may add LC_CTYPE under the C locale).
     assert lines[5] == "/tmp this ['ONLY', 'PATH']"
+    # The first process of its own PID namespace, seeing no process of the host.
+    assert lines[6] == "1 [1]"
     # The mount point was made in a private view: the host has no such directory.
     assert not os.path.exists(host_entry)  # noqa: ASYNC240 (one stat, no I/O wait)
 
@@ -94,3 +106,34 @@ async def test_a_container_is_a_process_group_ended_by_its_record(netns_factory:
     await process.wait()
     assert not alive(record)
     assert not signal_group(record, signal.SIGKILL)  # a dead record is never signalled again
+
+
+async def test_pid_1_ignores_sigterm_without_a_handler_and_exec_joins_it(
+    netns_factory: Any,
+) -> None:
+    name = netns_factory("pid")
+    spec = Launch(argv=("sleep", "60"), env={"PATH": "/usr/bin:/bin"}, netns=name, hostname="c")
+    process = await launch(spec)
+    record = record_of(process.pid)
+    first = None
+    for _ in range(100):
+        first = container_process(record)
+        if first is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert first is not None and first != process.pid
+    # kubectl exec: the command runs beside PID 1, in the container's namespaces.
+    inside = Launch(
+        argv=("sh", "-c", "hostname; cat /proc/1/comm; echo $$"),
+        env={"PATH": "/usr/bin:/bin"}, netns=None, join=first,
+    )  # fmt: skip
+    joined = await launch(inside)
+    out, _err = await joined.communicate()
+    hostname, comm, pid = out.decode().split()
+    assert (hostname, comm) == ("c", "sleep") and int(pid) > 1
+    # As in any container, PID 1 without a SIGTERM handler does not die of SIGTERM.
+    signal_group(record, signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    assert process.returncode is None and alive(record)
+    signal_group(record, signal.SIGKILL)
+    assert await process.wait() in (137, -9)

@@ -232,10 +232,14 @@ def test_host_network_pods_use_the_node_address_and_reach_services(lab: Lab) -> 
 
 def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(lab: Lab) -> None:
     stubborn = pod_manifest(
-        "stubborn", ["/bin/sh", "-c", "trap '' TERM; sleep inf"], node="worker-0",
+        "stubborn", ["sleep", "inf"], node="worker-0",
         extra_spec={"terminationGracePeriodSeconds": 3},
     )  # fmt: skip
-    polite = pod_manifest("polite", ["sleep", "inf"], node="worker-0")
+    # A container's first process is PID 1 of its PID namespace: without a handler it ignores
+    # SIGTERM (sleep would sit out the grace period), so the polite one traps it.
+    polite = pod_manifest(
+        "polite", ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep inf & wait"], node="worker-0"
+    )
     lab.kubectl("apply", "-f", "-", input=stubborn)
     lab.kubectl("apply", "-f", "-", input=polite)
     lab.pod_ready("stubborn")
@@ -245,7 +249,7 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(lab: Lab) ->
     assert time.monotonic() - start < 2.5  # sleep ends on SIGTERM
     start = time.monotonic()
     lab.kubectl("delete", "pod", "stubborn")
-    assert 3 <= time.monotonic() - start < 8  # SIGTERM ignored: SIGKILL after 3 s
+    assert 3 <= time.monotonic() - start < 8  # SIGTERM ignored by PID 1: SIGKILL after 3 s
 
 
 def _tcp_once(host: str, port: int) -> str:

@@ -6,8 +6,8 @@ nothing of sctpctl: it costs one interpreter start, and it never runs inside the
 multi-threaded process where ``fork`` plus ``setns`` would be unsafe. In order it:
 
 1. enters the pod's (or node's) network namespace (``setns(2)``);
-2. unshares a private mount namespace (and UTS, for the pod's hostname), and makes every mount
-   private, so nothing below is ever seen by the host;
+2. unshares a private mount namespace, a UTS namespace (the pod's hostname) and a PID namespace,
+   and makes every mount private, so nothing below is ever seen by the host;
 3. mounts a fresh sysfs for that network namespace and shows the node's ``sys/module`` at
    ``/sys/module`` (a container sees its node's kernel modules, not the host's);
 4. makes each volume's ``mountPath`` exist without touching the host's files: a missing
@@ -17,8 +17,13 @@ multi-threaded process where ``fork`` plus ``setns`` would be unsafe. In order i
 5. bind-mounts each volume (read-only when asked);
 6. makes the interpreter's directories traversable for an unprivileged user (an overlay of the
    directory that hides them, with its mode relaxed; ``/root`` is usually 0700);
-7. drops to the container's uid/gid, changes to its working directory and ``execve`` s the
-   command with exactly the container's environment.
+7. forks the container's first process (PID 1 of the new PID namespace, with its own
+   ``/proc``), which drops to the container's uid/gid, changes to its working directory and
+   ``execve`` s the command with exactly the container's environment; the launcher waits and
+   exits as it did (128+N for a signal), ignoring SIGTERM and friends meant for the container.
+
+``kubectl exec`` runs through the same program with ``join``: it enters the network, UTS, PID
+and mount namespaces of the container's first process and forks the command there.
 
 Failures before ``execve`` print one line to stderr and exit 128 (127 when the command is not
 found, 126 when it cannot be executed), as container runtimes do.
@@ -30,12 +35,14 @@ import ctypes
 import ctypes.util
 import json
 import os
+import signal
 import stat
 import sys
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_REMOUNT = 32
@@ -43,6 +50,9 @@ MS_BIND = 4096
 MS_MOVE = 8192
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
 MNT_DETACH = 2
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -166,10 +176,12 @@ def _reveal(paths: list[str]) -> None:
                 os.chmod(current, stat.S_IMODE(mode) | 0o011)
 
 
-def setup(spec: dict[str, Any]) -> None:
+def build_namespaces(spec: dict[str, Any]) -> None:
+    """A container's own namespaces: its pod's network, and new mount, UTS and PID namespaces
+    with the container's view of the files."""
     if spec.get("netns"):
         _enter_netns(spec["netns"])
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unsharing the mount namespace")
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID), "unsharing the namespaces")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     hostname = spec.get("hostname")
     if hostname:
@@ -187,8 +199,30 @@ def setup(spec: dict[str, Any]) -> None:
         _mount(volume["source"], volume["target"], None, MS_BIND | MS_REC)
         if volume.get("readonly"):
             _mount(None, volume["target"], None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
+def join_namespaces(pid: int) -> None:
+    """Enter the namespaces of a running container (its first process ``pid``), for exec."""
+    descriptors = []
+    try:
+        for kind, flag in (("net", CLONE_NEWNET), ("uts", CLONE_NEWUTS), ("pid", CLONE_NEWPID)):
+            descriptors.append((os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY), flag, kind))
+        # The mount namespace last: entering it moves this process's root and cwd there.
+        descriptors.append((os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY), CLONE_NEWNS, "mnt"))
+        for fd, flag, kind in descriptors:
+            _check(_libc.setns(fd, flag), f"entering the {kind} namespace of process {pid}")
+    finally:
+        for fd, _flag, _kind in descriptors:
+            os.close(fd)
+
+
+def become(spec: dict[str, Any], *, first: bool) -> None:
+    """In the process that runs the command: ``/proc`` of the new PID namespace (for the
+    container's first process), then the container's identity and working directory."""
+    if first:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     uid, gid = int(spec.get("uid", 0)), int(spec.get("gid", 0))
-    if uid != 0:
+    if uid != 0 and first:
         _reveal(spec.get("reveal") or [])
     os.setgroups([int(g) for g in spec.get("groups") or []])
     os.setgid(gid)
@@ -196,29 +230,56 @@ def setup(spec: dict[str, Any]) -> None:
     os.chdir(spec.get("cwd") or "/")
 
 
-def main() -> None:
-    spec = json.loads(sys.argv[1])
-    argv: list[str] = spec["argv"]
-    env: dict[str, str] = spec.get("env") or {}
-    try:
-        setup(spec)
-    except (SetupError, OSError) as error:
-        sys.stderr.write(f"container setup failed: {error}\n")
-        sys.stderr.flush()
-        os._exit(128)
-    try:
-        os.execvpe(argv[0], argv, env)
-    except FileNotFoundError:
-        sys.stderr.write(f'exec: "{argv[0]}": executable file not found in $PATH\n')
-        code = 127
-    except PermissionError:
-        sys.stderr.write(f'exec: "{argv[0]}": permission denied\n')
-        code = 126
-    except OSError as error:
-        sys.stderr.write(f'exec: "{argv[0]}": {error.strerror}\n')
-        code = 126
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(message + "\n")
     sys.stderr.flush()
     os._exit(code)
+
+
+def run(spec: dict[str, Any]) -> None:
+    """In the forked child: become the container's process and execute the command."""
+    argv: list[str] = spec["argv"]
+    for signum in RELAYED_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        become(spec, first=not spec.get("join"))
+    except (SetupError, OSError) as error:
+        _fail(f"container setup failed: {error}", 128)
+    try:
+        os.execvpe(argv[0], argv, spec.get("env") or {})
+    except FileNotFoundError:
+        _fail(f'exec: "{argv[0]}": executable file not found in $PATH', 127)
+    except PermissionError:
+        _fail(f'exec: "{argv[0]}": permission denied', 126)
+    except OSError as error:
+        _fail(f'exec: "{argv[0]}": {error.strerror}', 126)
+
+
+RELAYED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+"""Signals the launcher ignores while it waits: they are meant for the container, whose first
+process decides (a PID 1 without a handler ignores them, as in any container)."""
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    try:
+        if spec.get("join"):
+            join_namespaces(int(spec["join"]))
+        else:
+            build_namespaces(spec)
+    except (SetupError, OSError) as error:
+        _fail(f"container setup failed: {error}", 128)
+    # A new PID namespace starts with the next child, so the command runs in a forked process
+    # (the container's PID 1, or a member of its namespace for exec) and the launcher stays
+    # only to report how it ended, as a runtime's shim does.
+    for signum in RELAYED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    child = os.fork()
+    if child == 0:
+        run(spec)
+    _pid, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ class Launch:
     "A folder shown at ``/sys/module`` (the node's kernel modules)."
     reveal: tuple[str, ...] = field(default_factory=lambda: runtime_paths())
     "Paths an unprivileged process must be able to reach (the interpreter running sctpctl)."
+    join: int | None = None
+    """Run in the namespaces of this running container process instead (``kubectl exec``):
+    ``netns``, ``hostname``, ``mounts`` and ``sys_module`` are then the container's."""
 
     def spec(self) -> str:
         return json.dumps(
@@ -70,6 +73,7 @@ class Launch:
                 ],
                 "sys_module": self.sys_module,
                 "reveal": list(self.reveal),
+                "join": self.join,
             }
         )
 
@@ -117,6 +121,18 @@ def start_time(pid: int) -> int | None:
 def record_of(pid: int) -> ProcessRecord:
     started = start_time(pid)
     return ProcessRecord(pid, started if started is not None else -1)
+
+
+def container_process(launcher: ProcessRecord) -> int | None:
+    """The first process of a container (PID 1 in its PID namespace), the launcher's child;
+    ``None`` when the container is not running."""
+    if not alive(launcher):
+        return None
+    try:
+        children = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
 
 
 def alive(record: ProcessRecord) -> bool:

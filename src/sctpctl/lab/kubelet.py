@@ -31,7 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sctpctl.host.process import Launch, Mount, ProcessRecord, launch, record_of, signal_group
+from sctpctl.host.process import (
+    Launch,
+    Mount,
+    ProcessRecord,
+    container_process,
+    launch,
+    record_of,
+    signal_group,
+)
 from sctpctl.host.process import tools_path as default_tools_path
 from sctpctl.lab import containerlogs, events, sandbox
 from sctpctl.lab.containerlogs import LogWriter
@@ -594,7 +602,8 @@ class PodWorker:
 
     async def exec(self, request: ExecRequest, streams: ExecStreams) -> int:
         spec = self.launches.get(request.container)
-        if spec is None or request.container not in self.runs:
+        first = await self._first_process(request.container)
+        if spec is None or first is None:
             raise ContainerNotAvailable(
                 f"container {request.container} is not running in pod {request.pod}"
             )
@@ -606,9 +615,7 @@ class PodWorker:
             uid=spec.uid,
             gid=spec.gid,
             groups=spec.groups,
-            hostname=spec.hostname,
-            mounts=spec.mounts,
-            sys_module=spec.sys_module,
+            join=first,
         )
         process = await launch(command, stdin=True)
         record = record_of(process.pid)
@@ -645,6 +652,19 @@ class PodWorker:
                 await process.wait()
             self._exec_processes.discard(process)
             self.kubelet.book.remove(record)
+
+    async def _first_process(self, container: str) -> int | None:
+        """The container's PID 1; a container started a moment ago may still be setting up
+        its namespaces, so wait for it a little."""
+        for _ in range(40):
+            run = self.runs.get(container)
+            if run is None or run.process.returncode is not None:
+                return None
+            first = container_process(run.record)
+            if first is not None:
+                return first
+            await asyncio.sleep(0.05)
+        return None
 
     def logs(self, request: LogRequest) -> AsyncIterator[bytes]:
         status = next((s for s in self.containers + self.init if s.name == request.container), None)
