@@ -244,9 +244,14 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(lab: Lab) ->
     lab.kubectl("apply", "-f", "-", input=polite)
     lab.pod_ready("stubborn")
     lab.pod_ready("polite")
+    uid = lab.jsonpath("get", "pod", "polite", path="{.metadata.uid}")
+    folder = lab.state / "nodes" / "worker-0" / "pods" / uid
+    assert (folder / "main" / "0.log").exists()
     start = time.monotonic()
     lab.kubectl("delete", "pod", "polite")
     assert time.monotonic() - start < 2.5  # sleep ends on SIGTERM
+    # The kubelet removes a deleted pod's files (logs, volumes).
+    lab.wait_for(lambda: not folder.exists(), timeout=5, message="pod folder removed")
     start = time.monotonic()
     lab.kubectl("delete", "pod", "stubborn")
     assert 3 <= time.monotonic() - start < 8  # SIGTERM ignored by PID 1: SIGKILL after 3 s
