@@ -446,6 +446,14 @@ _CHUNK_PARSERS: dict[int, _ChunkParser] = {
 }
 
 
+def parse_chunk(type_: int, flags: int, data: bytes, start: int, end: int) -> Chunk:
+    """One chunk whose value is ``data[start:end]`` (header already read and checked)."""
+    parser = _CHUNK_PARSERS.get(type_)
+    if parser is None:
+        return UnknownChunk(type_, flags, data[start:end])
+    return parser(flags, data, start, end)
+
+
 def parse_chunks(data: bytes, offset: int = 12) -> list[Chunk]:
     """The chunks of a packet from ``offset`` on (RFC 9260 section 3.2)."""
     chunks: list[Chunk] = []
