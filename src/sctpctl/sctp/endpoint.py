@@ -154,6 +154,9 @@ class Endpoint:
         return None
 
     def _forget(self, association: Association) -> None:
+        # Its last packets (ABORT, SHUTDOWN COMPLETE) still go out; a closed association only
+        # hands over what it had queued, so the time does not matter.
+        self._ready.extend(association.packets_to_send(now=0.0))
         self._unindex(association)
         if association in self._associations:
             self._associations.remove(association)
