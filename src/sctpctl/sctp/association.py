@@ -1900,10 +1900,11 @@ class Association:
                 # Section 6.4.1: retransmit to an alternate address, in a packet of its own.
                 self._emit([chunk.wire], path.address)
             else:
-                # Fast retransmit ignores cwnd for the first packet (section 7.2.4 step 3).
-                if path.flight >= path.cwnd and not first_fast:
-                    break
                 wire_size = len(chunk.wire)
+                # Fast retransmit ignores cwnd for the first packet (section 7.2.4 step 3);
+                # after T3 the window is one MTU, so one packet goes (section 6.3.3 E3).
+                if not first_fast and path.flight and path.flight + chunk.size > path.cwnd:
+                    break
                 if size + wire_size > path.max_packet and packet:
                     self._emit(packet, path.address)
                     packet = []

@@ -72,12 +72,15 @@ class Inbound:
         return tsn_gt(tsn, self.cumulative_tsn) and tsn not in self._above
 
     def record(self, tsn: int) -> bool:
-        """Mark ``tsn`` received; True when it arrived in sequence with no hole left behind."""
+        """Mark ``tsn`` received; True when it arrived in sequence and no gap was involved
+        (a TSN that fills a gap is reported at once too: RFC 9260 section 6.7)."""
         cum = self.cumulative_tsn
         if tsn == (cum + 1) & TSN_MASK:
             cum = tsn
             above = self._above
             if above:
+                self._fill_gap(cum)
+                return False
                 nxt = (cum + 1) & TSN_MASK
                 while nxt in above:
                     above.discard(nxt)
@@ -86,11 +89,22 @@ class Inbound:
             self.cumulative_tsn = cum
             if tsn_gt(cum, self.highest_tsn):
                 self.highest_tsn = cum
-            return not self._above
+            return True
         self._above.add(tsn)
         if tsn_gt(tsn, self.highest_tsn):
             self.highest_tsn = tsn
         return False
+
+    def _fill_gap(self, cum: int) -> None:
+        above = self._above
+        nxt = (cum + 1) & TSN_MASK
+        while nxt in above:
+            above.discard(nxt)
+            cum = nxt
+            nxt = (cum + 1) & TSN_MASK
+        self.cumulative_tsn = cum
+        if tsn_gt(cum, self.highest_tsn):
+            self.highest_tsn = cum
 
     @property
     def has_gaps(self) -> bool:
