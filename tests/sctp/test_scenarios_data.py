@@ -77,7 +77,7 @@ def test_d_o_8_6_duplicate_data_is_reported_at_once_and_delivered_once():
 # --- 19, 20, 21 ------------------------------------------------------------------------------
 
 
-def test_d_v_8_3_fragments_out_of_order_and_interleaved_streams_reassemble_and_unordered_overtakes():
+def test_d_v_8_3_fragments_reassemble_out_of_order_across_streams_and_unordered_overtakes():
     peer = ScriptedPeer()
     passive_setup(peer)
     peer.receive()
