@@ -692,6 +692,8 @@ class Association:
         inbound.accept(tsn, stream, ssn, ppid, flags, payload)
 
     def _data_packet_received(self, now: float) -> None:
+        if self._deferred_reset is not None:
+            self._check_deferred_reset(now)
         # Section 6.2: SACK at least every second packet, or within SACK.Delay; the first DATA
         # after setup is acknowledged at once (nplab A-V-9-1).
         if self._first_data:
@@ -1132,7 +1134,11 @@ class Association:
             AssociationEstablished(self.outbound_streams, self.inbound_streams, self.peer_addresses)
         )
         for path in self._paths.values():
-            self._schedule_heartbeat(path, now, initial=True)
+            if path.state is PathState.UNCONFIRMED:
+                # Section 5.4: probe the other addresses at once (usrsctp does the same).
+                self._on_heartbeat_timer(path, now)
+            else:
+                self._schedule_heartbeat(path, now)
         if self._shutdown_requested:
             self._shutdown_requested = False
             self.state = State.SHUTDOWN_PENDING
@@ -1278,10 +1284,9 @@ class Association:
         fraction = int.from_bytes(self.config.random_bytes(2), "big") / 0xFFFF
         return (fraction - 0.5) * rto
 
-    def _schedule_heartbeat(self, path: Path, now: float, *, initial: bool = False) -> None:
+    def _schedule_heartbeat(self, path: Path, now: float) -> None:
         if path.state is PathState.UNCONFIRMED:
-            # Section 5.4: probe unconfirmed addresses right away, then once per RTO.
-            path.heartbeat_at = now if initial else now + path.rto
+            path.heartbeat_at = now + path.rto  # section 5.4: probed once per RTO
         elif self.config.heartbeats:
             path.heartbeat_at = (
                 now + path.rto + self.config.heartbeat_interval + self._jitter(path.rto)
