@@ -458,6 +458,7 @@ class Association:
         if type(event) is MessageReceived and self._inbound is not None:
             inbound = self._inbound
             inbound.buffered -= len(event.data)
+            inbound.unread -= len(event.data)
             # RFC 9260 section 6.2 (SWS avoidance): announce a window that opened by a
             # meaningful amount, since the peer may be waiting for it.
             window = self.config.receive_window - inbound.buffered
@@ -674,11 +675,15 @@ class Association:
                 inbound.duplicates.append(tsn)
             self._sack_now = True  # section 6.2: duplicates are reported at once
             return
-        if inbound.buffered + len(payload) > self.config.receive_window and tsn_gt(
-            tsn, inbound.highest_tsn
+        if (
+            inbound.buffered + len(payload) > self.config.receive_window
+            and tsn_gt(tsn, inbound.highest_tsn)
+            and (inbound.unread or tsn != (inbound.cumulative_tsn + 1) & TSN_MASK)
         ):
             # Section 6.2: no room; drop TSNs beyond the highest one seen, the sender will
-            # retransmit when the window opens.
+            # retransmit when the window opens. The next TSN in sequence is still taken while
+            # the application has nothing left to read: the buffer then holds only parts of
+            # messages that cannot complete otherwise (a message larger than the window).
             self._sack_now = True
             return
         in_sequence = inbound.record(tsn)
@@ -1505,10 +1510,15 @@ class Association:
     def _on_abort(self, chunk: Chunk, source: Address, tag: int, now: float) -> bool | None:
         assert isinstance(chunk, AbortChunk)
         cause = chunk.causes[0] if chunk.causes else None
+        detail = f"peer sent ABORT ({cause.name})" if cause is not None else "peer sent ABORT"
+        if self.state is State.SHUTDOWN_ACK_SENT:
+            # Everything was delivered and acknowledged; the peer is gone and answered a late
+            # packet as out of the blue (section 8.4) before our SHUTDOWN COMPLETE arrived.
+            detail += " after SHUTDOWN ACK"
         self._close(
             CloseReason.PEER_ABORTED,
             error_cause=cause.code if cause is not None else None,
-            detail=f"peer sent ABORT ({cause.name})" if cause is not None else "peer sent ABORT",
+            detail=detail,
         )
         return False
 

@@ -64,6 +64,8 @@ class Inbound:
         self._events = events
         self.buffered = 0
         "User data bytes held (fragments, messages waiting for order, unread messages)."
+        self.unread = 0
+        "User data bytes of complete messages handed over but not yet taken by the application."
 
     # --- TSN tracking ---------------------------------------------------------------------
 
@@ -181,20 +183,26 @@ class Inbound:
     def _complete(self, stream: int, ssn: int, ppid: int, unordered: bool, data: bytes) -> None:
         message = MessageReceived(stream, ppid, data, unordered)
         if unordered:
+            self.unread += len(data)
             self._events.append(message)
             return
         expected = self._next_ssn.get(stream, 0)
         if ssn != expected:
             self._pending.setdefault(stream, {})[ssn] = message
             return
+        self.unread += len(data)
         self._events.append(message)
         expected = (expected + 1) & SSN_MASK
         pending = self._pending.get(stream)
         if pending:
             while expected in pending:
-                self._events.append(pending.pop(expected))
+                self._hand_over(pending.pop(expected))
                 expected = (expected + 1) & SSN_MASK
         self._next_ssn[stream] = expected
+
+    def _hand_over(self, message: MessageReceived) -> None:
+        self.unread += len(message.data)
+        self._events.append(message)
 
     # --- PR-SCTP and RE-CONFIG ----------------------------------------------------------------
 
@@ -225,10 +233,10 @@ class Inbound:
                 while expected != ((ssn + 1) & SSN_MASK):
                     message = pending.pop(expected, None)
                     if message is not None:
-                        self._events.append(message)
+                        self._hand_over(message)
                     expected = (expected + 1) & SSN_MASK
                 while expected in pending:
-                    self._events.append(pending.pop(expected))
+                    self._hand_over(pending.pop(expected))
                     expected = (expected + 1) & SSN_MASK
                 self._next_ssn[stream] = expected
 
