@@ -1119,6 +1119,8 @@ class Association:
         self._peer_rwnd = peer_rwnd
         for path in self._paths.values():
             path.ssthresh = peer_rwnd  # section 7.2.1: initial ssthresh is the peer's a_rwnd
+        if not self.config.use_peer_addresses:
+            addresses = ()
         for host in same_family(self._primary.address.host, addresses)[1:]:
             if host not in self._paths:
                 self._add_path(Address(host, self._primary.address.udp_port), confirmed=False)

@@ -76,6 +76,8 @@ class Configuration:
     immediate_sack_when_idle: bool = True
     "Set the I bit (RFC 9260 section 3.3.1) on the last DATA chunk before the send queue runs dry."
     ootb_policy: OotbPolicy = OotbPolicy.REPLY
+    use_peer_addresses: bool = True
+    "Use the addresses a peer lists in INIT/INIT-ACK (multi-homing); False keeps one path."
     local_addresses: tuple[str, ...] = ()
     "Addresses listed in INIT/INIT-ACK (multi-homing); empty lists none (the packet source counts)."
     random_bytes: Callable[[int], bytes] = secrets.token_bytes

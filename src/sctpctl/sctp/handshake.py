@@ -180,7 +180,9 @@ def answer_init(
         udp_port=source.udp_port,
         peer_prsctp=info.partial_reliability and config.partial_reliability,
         peer_reconfig=info.reconfig and config.stream_reconfiguration,
-        peer_addresses=same_family(source.host, info.addresses),
+        peer_addresses=same_family(
+            source.host, info.addresses if config.use_peer_addresses else ()
+        ),
     )
     params: list[Param] = [StateCookie(signer.sign(state, now=now))]
     params.extend(local_init_params(config))
