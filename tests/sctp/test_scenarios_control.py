@@ -462,4 +462,3 @@ def test_reconfig_incoming_reset_request_is_performed_once_the_data_has_arrived(
     assert response.params == (ReconfigResponse(2, ReconfigResult.SUCCESS_PERFORMED),)
     assert association.inbound_streams == 8  # type: ignore[attr-defined]
     assert peer.of(AssociationClosed) == []
-    _ = ErrorCause
