@@ -142,6 +142,7 @@ _UP_STATES = frozenset(
 _ALL_BUT_CLOSED = frozenset(State) - {_S.CLOSED}
 _SENDING_STATES = frozenset({_S.ESTABLISHED, _S.SHUTDOWN_PENDING, _S.SHUTDOWN_RECEIVED})
 
+_HALF = 1 << 31  # serial number arithmetic (RFC 1982): a is after b when (a - b) mod 2**32 < this
 _HB_INFO = struct.Struct("!8sdI")
 _DATA_FIELDS = struct.Struct("!IHHI")
 _SACK_FIXED = struct.Struct("!IIHH")
@@ -226,7 +227,9 @@ class Association:
         self.id = association_id
         self.local_port = local_port
         self.peer_port = peer_port
-        self.state = State.CLOSED
+        self._state = State.CLOSED
+        self.closed = True
+        self._receives_data = self._sends_data = self._up = False
         self.was_established = False
         self._signer = signer if signer is not None else CookieSigner(config)
         self._events: deque[AssociationEvent] = deque()
@@ -270,6 +273,8 @@ class Association:
         self.peer_reconfig = False
         self._peer_rwnd = config.receive_window
         self._advertised_rwnd = config.receive_window
+        # A window update is worth a SACK once it grew by this much (SWS avoidance).
+        self._window_step = max(self._primary.max_packet, config.receive_window // 4)
 
         # Control chunks waiting for the next packet, and finished packets.
         self._lead: bytes | None = None  # COOKIE ECHO or COOKIE ACK: first in the next packet
@@ -309,8 +314,18 @@ class Association:
         return (primary, *(p.address for p in self._paths.values() if p is not self._primary))
 
     @property
-    def closed(self) -> bool:
-        return self.state is State.CLOSED
+    def state(self) -> State:
+        """The association state (RFC 9260 section 4)."""
+        return self._state
+
+    @state.setter
+    def state(self, value: State) -> None:
+        # Flags the per-packet paths test instead of hashing the enum each time.
+        self._state = value
+        self.closed = value is State.CLOSED
+        self._receives_data = value in _DATA_STATES
+        self._sends_data = value in _SENDING_STATES
+        self._up = value in _UP_STATES
 
     @property
     def primary_address(self) -> Address:
@@ -462,11 +477,7 @@ class Association:
             # RFC 9260 section 6.2 (SWS avoidance): announce a window that opened by a
             # meaningful amount, since the peer may be waiting for it.
             window = self.config.receive_window - inbound.buffered
-            if (
-                window - self._advertised_rwnd
-                >= max(self._primary.max_packet, self.config.receive_window // 4)
-                and self.state in _DATA_STATES
-            ):
+            if window - self._advertised_rwnd >= self._window_step and self._receives_data:
                 self._sack_now = True
         return event
 
@@ -583,7 +594,7 @@ class Association:
         return chunks
 
     def _receive(self, data: bytes, source: Address, tag: int, now: float) -> None:
-        if self.state is State.CLOSED:
+        if self.closed:
             return
         chunks = self._split(data)
         if not chunks:
@@ -624,7 +635,7 @@ class Association:
             if self.closed:
                 return
             if type_ == 0:
-                if self.state not in _DATA_STATES:
+                if not self._receives_data:
                     continue
                 if end - start < 12:
                     raise MalformedPacket("DATA chunk shorter than its header")
@@ -633,7 +644,7 @@ class Association:
                 self._on_data(tsn, stream, ssn, ppid, flags, data[start + 12 : end], now)
                 continue
             if type_ == 3:
-                if self.state in _UP_STATES or self.state is State.COOKIE_ECHOED:
+                if self._up or self._state is State.COOKIE_ECHOED:
                     self._on_sack_raw(data, start, end, now)
                 continue
             handler = _HANDLERS.get(type_)
@@ -751,124 +762,96 @@ class Association:
         self, cum: int, a_rwnd: int, gaps: tuple[tuple[int, int], ...], now: float
     ) -> None:
         """RFC 9260 sections 6.2.1 (processing), 6.3.2/6.3.3 (T3), 7.2 (congestion control)."""
-        if self.state is State.COOKIE_ECHOED:
+        if self._state is State.COOKIE_ECHOED:
             return
         last = self._cum_ack
-        if tsn_gt(last, cum):
+        if last != cum and ((last - cum) & TSN_MASK) < _HALF:
             return  # section 6.2.1 D i: an outdated SACK
         sent = self._sent
         by_tsn = self._by_tsn
+        paths = self._paths.values()
+        for path in paths:
+            path.flight_before = path.flight
         acked_per_path: dict[Path, int] = {}
-        newly_acked_bytes = 0
         htna: int | None = None
-        flight_before = {p: p.flight for p in self._paths.values()}
-        error_reset_paths: set[Path] = set()
-        # Cumulatively acknowledged chunks leave the queue.
-        while sent and tsn_ge(cum, sent[0].tsn):
-            chunk = sent.popleft()
-            del by_tsn[chunk.tsn]
-            self._buffered -= chunk.size
-            if not chunk.acked and not chunk.abandoned:
-                path = chunk.path
-                assert path is not None
-                if not chunk.retransmit:
-                    path.flight -= chunk.size
-                    self._flight -= chunk.size
-                acked_per_path[path] = acked_per_path.get(path, 0) + chunk.size
-                newly_acked_bytes += chunk.size
-                htna = chunk.tsn
-                error_reset_paths.add(path)
-                if path.rtt_tsn == chunk.tsn:
-                    if chunk.transmissions == 1:
-                        path.rtt_measured(now - path.rtt_sent)
-                    path.rtt_tsn = None
-            if chunk.retransmit:
-                chunk.retransmit = False
-                self._retransmit_count -= 1
-            elif chunk.acked:
-                self._gap_acked -= 1
-            if chunk.abandoned:
-                self._abandoned_sent -= 1
+        # Cumulatively acknowledged chunks leave the queue. The common case (first
+        # transmission, one path) only adds up sizes; the rest is settled per path below.
+        current: Path | None = None
+        current_bytes = 0
+        released = 0
+        while sent:
+            chunk = sent[0]
+            tsn = chunk.tsn
+            if tsn != cum and ((tsn - cum) & TSN_MASK) < _HALF:
+                break  # beyond the cumulative ack
+            sent.popleft()
+            del by_tsn[tsn]
+            size = chunk.size
+            released += size
+            owner = chunk.path
+            assert owner is not None
+            if chunk.acked or chunk.abandoned or chunk.retransmit:
+                if chunk.retransmit:
+                    chunk.retransmit = False
+                    self._retransmit_count -= 1
+                    if not chunk.acked and not chunk.abandoned:
+                        acked_per_path[owner] = acked_per_path.get(owner, 0) + size
+                        htna = tsn
+                elif chunk.acked:
+                    self._gap_acked -= 1
+                if chunk.abandoned:
+                    self._abandoned_sent -= 1
+                continue
+            if owner is not current:
+                if current is not None:
+                    acked_per_path[current] = acked_per_path.get(current, 0) + current_bytes
+                current = owner
+                current_bytes = 0
+            current_bytes += size
+            htna = tsn
+            if owner.rtt_tsn == tsn:
+                if chunk.transmissions == 1:
+                    owner.rtt_measured(now - owner.rtt_sent)  # Karn: first transmissions only
+                owner.rtt_tsn = None
+        if current is not None:
+            acked_per_path[current] = acked_per_path.get(current, 0) + current_bytes
+            current.flight -= current_bytes
+            self._flight -= current_bytes
+        self._buffered -= released
         cum_advanced = cum != last
         self._cum_ack = cum
         if tsn_gt(cum, self._advanced_ack_point):
             self._advanced_ack_point = cum
-        # Gap blocks (section 6.2.1 D iii): mark, never remove; missing chunks may be resent.
         if gaps or self._gap_acked:
-            acked_now: set[int] = set()
-            for start, end in gaps:
-                if start > end:
-                    continue
-                for offset in range(start, end + 1):
-                    tsn = (cum + offset) & TSN_MASK
-                    acked_now.add(tsn)
-                    gap_chunk = by_tsn.get(tsn)
-                    if gap_chunk is None or gap_chunk.acked or gap_chunk.abandoned:
-                        continue
-                    gap_chunk.acked = True
-                    self._gap_acked += 1
-                    path = gap_chunk.path
-                    assert path is not None
-                    if gap_chunk.retransmit:
-                        gap_chunk.retransmit = False
-                        self._retransmit_count -= 1
-                    else:
-                        path.flight -= gap_chunk.size
-                        self._flight -= gap_chunk.size
-                    acked_per_path[path] = acked_per_path.get(path, 0) + gap_chunk.size
-                    newly_acked_bytes += gap_chunk.size
-                    htna = tsn if htna is None or tsn_gt(tsn, htna) else htna
-                    error_reset_paths.add(path)
-                    if path.rtt_tsn == tsn:
-                        if gap_chunk.transmissions == 1:
-                            path.rtt_measured(now - path.rtt_sent)
-                        path.rtt_tsn = None
-            # A peer may renege on data it reported in a gap block (section 6.2.1): such a
-            # chunk is outstanding again and is retransmitted (it is not in flight).
-            if self._gap_acked:
-                for chunk in sent:
-                    if chunk.acked and chunk.tsn not in acked_now:
-                        chunk.acked = False
-                        self._gap_acked -= 1
-                        if not chunk.abandoned:
-                            chunk.retransmit = True
-                            self._retransmit_count += 1
-            if gaps and htna is not None:
-                self._count_misses(htna, now)
-        for path in error_reset_paths:
-            path.error_count = 0
-            if path.state is PathState.INACTIVE:
-                self._set_path_state(path, PathState.ACTIVE)
-        if error_reset_paths:
+            htna = self._process_gap_blocks(cum, gaps, acked_per_path, htna, now)
+        if acked_per_path:
             self._error_count = 0
+            for path in acked_per_path:
+                path.error_count = 0
+                if path.state is PathState.INACTIVE:
+                    self._set_path_state(path, PathState.ACTIVE)
         # Congestion control per destination (section 7.2.1, 7.2.2).
-        in_recovery = self._fast_recovery_exit is not None
-        if (
-            in_recovery
-            and self._fast_recovery_exit is not None
-            and tsn_ge(cum, self._fast_recovery_exit)
-        ):
-            self._fast_recovery_exit = None
-            in_recovery = False
-        if cum_advanced and not in_recovery:
+        exit_point = self._fast_recovery_exit
+        if exit_point is not None and tsn_ge(cum, exit_point):
+            self._fast_recovery_exit = exit_point = None
+        if cum_advanced and exit_point is None:
             for path, acked in acked_per_path.items():
                 mtu = path.max_packet
+                # Both phases only grow a window that was fully used.
+                if path.flight_before + mtu < path.cwnd:
+                    continue
                 if path.cwnd <= path.ssthresh:
-                    # Slow start: only when the window was fully used.
-                    if flight_before[path] + mtu >= path.cwnd:
-                        path.cwnd += min(acked, mtu)
+                    path.cwnd += min(acked, mtu)  # slow start
                 else:
-                    path.partial_bytes_acked += acked
-                    if (
-                        path.partial_bytes_acked >= path.cwnd
-                        and flight_before[path] + mtu >= path.cwnd
-                    ):
+                    path.partial_bytes_acked += acked  # congestion avoidance
+                    if path.partial_bytes_acked >= path.cwnd:
                         path.partial_bytes_acked -= path.cwnd
                         path.cwnd += mtu
         # Peer window (section 6.2.1 D ii).
-        self._peer_rwnd = max(0, a_rwnd - self._flight)
+        rwnd = a_rwnd - self._flight
+        self._peer_rwnd = rwnd if rwnd > 0 else 0
         # T3-rtx (section 6.3.2 R2, R3).
-        for path in self._paths.values():
+        for path in paths:
             if path.flight <= 0:
                 path.flight = 0
                 path.t3 = None
@@ -879,13 +862,62 @@ class Association:
             self._flight = 0
             self._retransmit_count = 0
             self._gap_acked = 0
-            if self._peer_rwnd == 0 and self._pending:
-                pass  # zero window: the probe goes out when flush sees nothing in flight
         if self._abandoned_sent:
             self._advance_ack_point()
         if self._deferred_reset is not None or self._resetting_streams is not None:
             self._maybe_send_reset(now)
-        self._maybe_finish_shutdown(now)
+        if self._state is State.SHUTDOWN_PENDING or self._state is State.SHUTDOWN_RECEIVED:
+            self._maybe_finish_shutdown(now)
+
+    def _process_gap_blocks(
+        self,
+        cum: int,
+        gaps: tuple[tuple[int, int], ...],
+        acked_per_path: dict[Path, int],
+        htna: int | None,
+        now: float,
+    ) -> int | None:
+        """Section 6.2.1 D iii: gap-acknowledged chunks are marked, never removed."""
+        by_tsn = self._by_tsn
+        acked_now: set[int] = set()
+        for start, end in gaps:
+            if start > end:
+                continue
+            for offset in range(start, end + 1):
+                tsn = (cum + offset) & TSN_MASK
+                acked_now.add(tsn)
+                chunk = by_tsn.get(tsn)
+                if chunk is None or chunk.acked or chunk.abandoned:
+                    continue
+                chunk.acked = True
+                self._gap_acked += 1
+                path = chunk.path
+                assert path is not None
+                if chunk.retransmit:
+                    chunk.retransmit = False
+                    self._retransmit_count -= 1
+                else:
+                    path.flight -= chunk.size
+                    self._flight -= chunk.size
+                acked_per_path[path] = acked_per_path.get(path, 0) + chunk.size
+                htna = tsn if htna is None or tsn_gt(tsn, htna) else htna
+                if path.rtt_tsn == tsn:
+                    if chunk.transmissions == 1:
+                        path.rtt_measured(now - path.rtt_sent)
+                    path.rtt_tsn = None
+        # A peer may renege on data it reported in a gap block (section 6.2.1): such a chunk is
+        # outstanding again and is retransmitted (it is not in flight).
+        if self._gap_acked:
+            for chunk in self._sent:
+                if chunk.acked and chunk.tsn not in acked_now:
+                    chunk.acked = False
+                    self._gap_acked -= 1
+                    if not chunk.abandoned:
+                        chunk.retransmit = True
+                        self._retransmit_count += 1
+        if gaps and htna is not None:
+            self._count_misses(htna, now)
+        return htna
 
     def _count_misses(self, htna: int, now: float) -> None:
         """Fast retransmit on three miss indications (section 7.2.4)."""
@@ -1744,16 +1776,15 @@ class Association:
         self._close(reason, error_cause=cause.code, detail=detail)
 
     def _flush(self, now: float) -> None:
-        if self.state is State.CLOSED:
+        if self.closed:
             return
         control = self._control
         lead = self._lead
-        sack_due = self._sack_now and self._inbound is not None and self.state in _UP_STATES
-        state = self.state
+        sack_due = self._sack_now and self._inbound is not None and self._up
         # New data and retransmissions go out in these states; in COOKIE-ECHOED only bundled
         # with the COOKIE ECHO (section 5.1 C). SHUTDOWN-SENT/ACK-SENT have nothing outstanding.
-        can_send_data = state in _SENDING_STATES or (
-            state is State.COOKIE_ECHOED and lead is not None
+        can_send_data = self._sends_data or (
+            self._state is State.COOKIE_ECHOED and lead is not None
         )
         if (
             lead is None

@@ -26,7 +26,7 @@ from .constants import (
     FLAG_T,
     ChunkType,
 )
-from .crc32c import crc32c
+from .crc32c import crc32c, crc32c_extend
 from .errors import MalformedPacket
 from .params import Cause, Param, pack_causes, pack_params, parse_causes, parse_params
 
@@ -351,12 +351,9 @@ def serialize_packet(
     source_port: int, destination_port: int, verification_tag: int, chunks: list[bytes]
 ) -> bytes:
     """Common header + serialized chunks + CRC32c (RFC 9260 section 6.8)."""
-    buf = bytearray(COMMON_HEADER.pack(source_port, destination_port, verification_tag))
-    buf += b"\0\0\0\0"
-    for chunk in chunks:
-        buf += chunk
-    CHECKSUM.pack_into(buf, 8, crc32c(bytes(buf)))
-    return bytes(buf)
+    header = COMMON_HEADER.pack(source_port, destination_port, verification_tag)
+    body = b"".join(chunks)
+    return header + CHECKSUM.pack(crc32c_extend(crc32c(header + b"\0\0\0\0"), body)) + body
 
 
 def checksum_ok(data: bytes) -> bool:

@@ -23,6 +23,7 @@ class Path:
         "cwnd",
         "error_count",
         "flight",
+        "flight_before",
         "heartbeat_at",
         "heartbeat_nonce",
         "heartbeat_sent",
@@ -55,6 +56,8 @@ class Path:
         self.ssthresh = config.receive_window  # replaced by the peer's a_rwnd at setup
         self.partial_bytes_acked = 0
         self.flight = 0
+        self.flight_before = 0
+        "Bytes in flight when the SACK being processed arrived (RFC 9260 section 7.2.1)."
         self.error_count = 0
         self.t3: float | None = None
         self.heartbeat_at: float | None = None
