@@ -14,6 +14,7 @@ environment under /tmp on first use and runs its half there.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -58,6 +59,7 @@ def run_sctpctl(size: int, total: int) -> dict[str, float]:
     payload = b"\xab" * size
     sent = received = 0
     packets = 0
+    gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     while received < count:
         while sent < count and association.buffered_amount < 1024 * 1024:
@@ -73,7 +75,7 @@ def run_sctpctl(size: int, total: int) -> dict[str, float]:
 
 
 AIORTC_SCRIPT = r"""
-import asyncio, json, sys, time
+import asyncio, gc, json, sys, time
 from collections import deque
 from aiortc import rtcsctptransport as sctp
 
@@ -129,6 +131,7 @@ async def main(size, total):
         await asyncio.sleep(0.001)
     payload = b"\xab" * size
     link.packets = 0
+    gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         await client._send(1, 53, payload)
@@ -191,10 +194,16 @@ def main() -> int:
     print(f"{'size':>8} {'stack':<8} {'MB/s':>8} {'msg/s':>9} {'us/packet':>10} {'pkts/msg':>9}")
     ratios = []
     for size in SIZES:
-        ours = summarize([run_sctpctl(size, total) for _ in range(args.runs)])
+        # Interleaved runs, so a noisy moment of the machine hits both stacks alike.
+        ours_runs, theirs_runs = [], []
+        for _ in range(args.runs):
+            ours_runs.append(run_sctpctl(size, total))
+            if python is not None:
+                theirs_runs.append(run_aiortc(python, size, total))
+        ours = summarize(ours_runs)
         rows = [("sctpctl", ours)]
-        if python is not None:
-            theirs = summarize([run_aiortc(python, size, total) for _ in range(args.runs)])
+        if theirs_runs:
+            theirs = summarize(theirs_runs)
             rows.append(("aiortc", theirs))
             ratios.append((size, ours["MB/s"] / theirs["MB/s"]))
         for name, row in rows:

@@ -142,6 +142,7 @@ _UP_STATES = frozenset(
 _ALL_BUT_CLOSED = frozenset(State) - {_S.CLOSED}
 _SENDING_STATES = frozenset({_S.ESTABLISHED, _S.SHUTDOWN_PENDING, _S.SHUTDOWN_RECEIVED})
 
+_PADDING = (b"", b"\0\0\0", b"\0\0", b"\0")
 _HALF = 1 << 31  # serial number arithmetic (RFC 1982): a is after b when (a - b) mod 2**32 < this
 _HB_INFO = struct.Struct("!8sdI")
 _DATA_FIELDS = struct.Struct("!IHHI")
@@ -151,18 +152,27 @@ _U32 = struct.Struct("!I")
 
 
 class _Message:
-    """One user message on the send side; its fragments share it (PR-SCTP abandons them all)."""
+    """One user message on the send side; its fragments share it (PR-SCTP abandons them all).
 
-    __slots__ = ("abandoned", "chunks", "expires", "max_retransmissions", "ppid", "stream")
+    It keeps the message bytes for ``SendFailed`` but no list of its chunks: chunks point to
+    their message and nothing points back, so no reference cycle is created per message.
+    """
+
+    __slots__ = ("abandoned", "data", "expires", "max_retransmissions", "ppid", "stream")
 
     def __init__(
-        self, stream: int, ppid: int, expires: float | None, max_retransmissions: int | None
+        self,
+        stream: int,
+        ppid: int,
+        data: bytes,
+        expires: float | None,
+        max_retransmissions: int | None,
     ) -> None:
         self.stream = stream
         self.ppid = ppid
+        self.data = data
         self.expires = expires
         self.max_retransmissions = max_retransmissions
-        self.chunks: list[_OutChunk] = []
         self.abandoned = False
 
 
@@ -173,8 +183,10 @@ class _OutChunk:
         "abandoned",
         "acked",
         "data",
+        "expires",
         "fast_retransmitted",
         "flags",
+        "header",
         "message",
         "misses",
         "path",
@@ -186,7 +198,6 @@ class _OutChunk:
         "stream",
         "transmissions",
         "tsn",
-        "wire",
     )
 
     def __init__(self, message: _Message, ssn: int, flags: int, data: bytes) -> None:
@@ -198,7 +209,9 @@ class _OutChunk:
         self.data = data
         self.size = len(data)
         self.message = message
-        self.wire = b""
+        self.expires = message.expires
+        self.header = b""
+        "The DATA chunk header of the first transmission, once a TSN is assigned."
         self.sent_at = 0.0
         self.transmissions = 0
         self.acked = False
@@ -207,6 +220,15 @@ class _OutChunk:
         self.fast_retransmitted = False
         self.retransmit = False
         self.path: Path | None = None
+
+
+def _wire(chunk: _OutChunk) -> list[bytes]:
+    """The pieces of a DATA chunk for retransmission: its original header (same TSN; the I bit
+    cleared), the data and the padding."""
+    header = chunk.header
+    if header[1] & DATA_FLAG_IMMEDIATE:
+        header = header[:1] + bytes([header[1] & ~DATA_FLAG_IMMEDIATE]) + header[2:]
+    return [header, chunk.data, _PADDING[(16 + chunk.size) & 3]]
 
 
 class Association:
@@ -229,7 +251,7 @@ class Association:
         self.peer_port = peer_port
         self._state = State.CLOSED
         self.closed = True
-        self._receives_data = self._sends_data = self._up = False
+        self._receives_data = self._sends_data = self._up = self._accepts_sends = False
         self.was_established = False
         self._signer = signer if signer is not None else CookieSigner(config)
         self._events: deque[AssociationEvent] = deque()
@@ -326,6 +348,7 @@ class Association:
         self._receives_data = value in _DATA_STATES
         self._sends_data = value in _SENDING_STATES
         self._up = value in _UP_STATES
+        self._accepts_sends = value in _SEND_STATES
 
     @property
     def primary_address(self) -> Address:
@@ -372,7 +395,7 @@ class Association:
         ``ttl`` (seconds from ``now``) and ``max_retransmissions`` make it partially reliable
         (RFC 3758, RFC 7496): past either limit it is abandoned and reported with ``SendFailed``.
         """
-        if self.state not in _SEND_STATES or self._shutdown_requested:
+        if not self._accepts_sends or self._shutdown_requested:
             raise LocalProtocolError(f"cannot send in state {self.state.value}")
         if not data:
             raise LocalProtocolError("an SCTP message carries at least one byte (section 3.3.1)")
@@ -384,7 +407,10 @@ class Association:
         ):
             self._held.append((bytes(data), stream, ppid, unordered, ttl, max_retransmissions))
             return
-        message = _Message(stream, ppid, None if ttl is None else now + ttl, max_retransmissions)
+        data = bytes(data)
+        message = _Message(
+            stream, ppid, data, None if ttl is None else now + ttl, max_retransmissions
+        )
         if unordered:
             ssn = 0
         else:
@@ -395,9 +421,9 @@ class Association:
         length = len(data)
         self._buffered += length
         if length <= size:
-            chunk = _OutChunk(message, ssn, base | DATA_FLAG_BEGIN | DATA_FLAG_END, bytes(data))
-            message.chunks.append(chunk)
-            self._pending.append(chunk)
+            self._pending.append(
+                _OutChunk(message, ssn, base | DATA_FLAG_BEGIN | DATA_FLAG_END, data)
+            )
             return
         view = memoryview(data)
         for offset in range(0, length, size):
@@ -406,9 +432,7 @@ class Association:
                 flags |= DATA_FLAG_BEGIN
             if offset + size >= length:
                 flags |= DATA_FLAG_END
-            chunk = _OutChunk(message, ssn, flags, bytes(view[offset : offset + size]))
-            message.chunks.append(chunk)
-            self._pending.append(chunk)
+            self._pending.append(_OutChunk(message, ssn, flags, bytes(view[offset : offset + size])))
 
     def shutdown(self, *, now: float) -> None:
         """Graceful close (RFC 9260 section 9.2): send what is queued, then SHUTDOWN."""
@@ -962,11 +986,13 @@ class Association:
         if message.abandoned:
             return
         message.abandoned = True
-        for chunk in message.chunks:
-            if chunk.abandoned:
+        unsent = False
+        for chunk in (*self._sent, *self._pending):
+            if chunk.message is not message or chunk.abandoned:
                 continue
             chunk.abandoned = True
             if chunk.transmissions == 0:
+                unsent = True
                 continue  # still queued: dropped from _pending below
             self._abandoned_sent += 1
             if chunk.retransmit:
@@ -977,7 +1003,7 @@ class Association:
             elif chunk.path is not None:
                 chunk.path.flight -= chunk.size
                 self._flight -= chunk.size
-        if any(c.transmissions == 0 for c in message.chunks):
+        if unsent:
             pending = self._pending
             remaining = [c for c in pending if c.message is not message]
             for c in pending:
@@ -985,8 +1011,7 @@ class Association:
                     self._buffered -= c.size
             pending.clear()
             pending.extend(remaining)
-        data = b"".join(c.data for c in message.chunks)
-        self._queue_event(SendFailed(message.stream, message.ppid, data, reason))
+        self._queue_event(SendFailed(message.stream, message.ppid, message.data, reason))
 
     def _advance_ack_point(self) -> None:
         """RFC 3758 section 3.5 C1-C3: move the Advanced.Peer.Ack.Point over abandoned chunks
@@ -1285,8 +1310,9 @@ class Association:
     def _restart(self, state: CookieState, now: float) -> None:
         """Section 5.2.4 A: the peer restarted; start over with the new tags and TSNs."""
         for message in self._unacked_messages():
-            data = b"".join(c.data for c in message.chunks)
-            self._queue_event(SendFailed(message.stream, message.ppid, data, "peer restarted"))
+            self._queue_event(
+                SendFailed(message.stream, message.ppid, message.data, "peer restarted")
+            )
         self._ssn = {}
         for path in self._paths.values():
             path.cwnd = self.config.initial_congestion_window(path.max_packet)
@@ -1865,6 +1891,7 @@ class Association:
         local_port, peer_port, tag = self.local_port, self.peer_port, self.peer_tag
         sent = self._sent
         by_tsn = self._by_tsn
+        ready = self._ready
         immediate_when_idle = self.config.immediate_sack_when_idle
         while pending:
             if path.flight >= path.cwnd:
@@ -1873,23 +1900,18 @@ class Association:
             chunk_size = chunk.size
             if self._peer_rwnd < chunk_size and self._flight > 0:
                 break  # section 6.1 A; with nothing in flight one chunk probes a zero window
-            if (
-                chunk.message.expires is not None
-                and now >= chunk.message.expires
-                and (chunk.transmissions == 0)
-            ):
+            expires = chunk.expires
+            if expires is not None and now >= expires:
                 # Never sent and already expired: abandon without a FORWARD TSN (RFC 3758).
                 self._abandon(chunk.message, "expired")
                 continue
             wire_size = 16 + chunk_size
             if size + wire_size > limit and packet:
-                self._ready.append((serialize_packet(local_port, peer_port, tag, packet), address))
+                ready.append((serialize_packet(local_port, peer_port, tag, packet), address))
                 packet = []
                 size = 12
                 bursts += 1
-                if bursts >= max_burst:
-                    break
-                if path.flight >= path.cwnd:
+                if bursts >= max_burst or path.flight >= path.cwnd:
                     break
             pending.popleft()
             tsn = self._next_tsn
@@ -1897,24 +1919,24 @@ class Association:
             chunk.tsn = tsn
             flags = chunk.flags
             if immediate_when_idle and not pending:
-                flags |= DATA_FLAG_IMMEDIATE  # section 4 of RFC 7053, now 9260 3.3.1
-            wire = (
-                pack_header(0, flags, wire_size, tsn, chunk.stream, chunk.ssn, chunk.ppid)
-                + chunk.data
-            )
-            if wire_size & 3:
-                wire += b"\0" * (4 - (wire_size & 3))
-            chunk.wire = wire
+                flags |= DATA_FLAG_IMMEDIATE  # RFC 9260 section 3.3.1: SACK this at once
+            header = pack_header(0, flags, wire_size, tsn, chunk.stream, chunk.ssn, chunk.ppid)
+            chunk.header = header
             chunk.sent_at = now
             chunk.transmissions = 1
             chunk.path = path
             sent.append(chunk)
             by_tsn[tsn] = chunk
-            packet.append(wire)
-            size += len(wire)
+            packet.append(header)
+            packet.append(chunk.data)
+            padding = wire_size & 3
+            if padding:
+                packet.append(_PADDING[padding])
+            size += (wire_size + 3) & ~3
             path.flight += chunk_size
             self._flight += chunk_size
-            self._peer_rwnd = max(0, self._peer_rwnd - chunk_size)
+            rwnd = self._peer_rwnd - chunk_size
+            self._peer_rwnd = rwnd if rwnd > 0 else 0
             if path.rtt_tsn is None:
                 path.rtt_tsn = tsn
                 path.rtt_sent = now
@@ -1946,9 +1968,10 @@ class Association:
             )
             if path is not self._primary:
                 # Section 6.4.1: retransmit to an alternate address, in a packet of its own.
-                self._emit([chunk.wire], path.address)
+                self._emit(_wire(chunk), path.address)
             else:
-                wire_size = len(chunk.wire)
+                wire = _wire(chunk)
+                wire_size = sum(len(w) for w in wire)
                 # Fast retransmit ignores cwnd for the first packet (section 7.2.4 step 3);
                 # after T3 the window is one MTU, so one packet goes (section 6.3.3 E3).
                 if not first_fast and path.flight and path.flight + chunk.size > path.cwnd:
@@ -1961,7 +1984,7 @@ class Association:
                         first_fast = False
                         if path.flight >= path.cwnd:
                             break
-                packet.append(chunk.wire)
+                packet.extend(wire)
                 size += wire_size
             chunk.retransmit = False
             self._retransmit_count -= 1
@@ -2011,8 +2034,9 @@ class Association:
         self, reason: CloseReason, *, error_cause: int | None = None, detail: str = ""
     ) -> None:
         for message in self._unacked_messages():
-            data = b"".join(c.data for c in message.chunks)
-            self._queue_event(SendFailed(message.stream, message.ppid, data, "association closed"))
+            self._queue_event(
+                SendFailed(message.stream, message.ppid, message.data, "association closed")
+            )
             message.abandoned = True
         self.state = State.CLOSED
         self._pending.clear()
