@@ -71,7 +71,13 @@ def run_sctpctl(size: int, total: int) -> dict[str, float]:
                 received += 1
         now += 0.0001
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"seconds": elapsed, "cpu": cpu, "messages": count, "bytes": count * size, "packets": packets}
+    return {
+        "seconds": elapsed,
+        "cpu": cpu,
+        "messages": count,
+        "bytes": count * size,
+        "packets": packets,
+    }
 
 
 AIORTC_SCRIPT = r"""
@@ -151,7 +157,9 @@ def aiortc_python() -> Path | None:
     check = [str(python), "-c", f"import aiortc; assert aiortc.__version__ == '{AIORTC_VERSION}'"]
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python
-    print(f"installing aiortc {AIORTC_VERSION} into {AIORTC_VENV} (benchmark only)", file=sys.stderr)
+    print(
+        f"installing aiortc {AIORTC_VERSION} into {AIORTC_VENV} (benchmark only)", file=sys.stderr
+    )
     try:
         subprocess.run([sys.executable, "-m", "venv", str(AIORTC_VENV)], check=True)
         subprocess.run(
@@ -179,7 +187,12 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
     msgs = statistics.median(r["messages"] / r["seconds"] for r in runs)
     per_packet = statistics.median(r["cpu"] / r["packets"] * 1e6 for r in runs)
     packets_per_message = statistics.median(r["packets"] / r["messages"] for r in runs)
-    return {"MB/s": mbps, "msg/s": msgs, "us/packet": per_packet, "packets/msg": packets_per_message}
+    return {
+        "MB/s": mbps,
+        "msg/s": msgs,
+        "us/packet": per_packet,
+        "packets/msg": packets_per_message,
+    }
 
 
 def main() -> int:
@@ -189,8 +202,10 @@ def main() -> int:
     args = parser.parse_args()
     total = args.mib * 1024 * 1024
     python = aiortc_python()
-    print(f"in-memory pair, path MTU 1500 (IPv4, 1452 B user data per DATA chunk), "
-          f"{args.mib} MiB per run, median of {args.runs} runs")
+    print(
+        f"in-memory pair, path MTU 1500 (IPv4, 1452 B user data per DATA chunk), "
+        f"{args.mib} MiB per run, median of {args.runs} runs"
+    )
     print(f"{'size':>8} {'stack':<8} {'MB/s':>8} {'msg/s':>9} {'us/packet':>10} {'pkts/msg':>9}")
     ratios = []
     for size in SIZES:
@@ -212,8 +227,10 @@ def main() -> int:
                 f"{row['us/packet']:>10.1f} {row['packets/msg']:>9.2f}"
             )
     if python is None:
-        print("aiortc unavailable: no ratio (the reference measured aiortc at 18-22 MB/s for "
-              "~1 KiB and 27 MB/s for 16 KiB messages)")
+        print(
+            "aiortc unavailable: no ratio (the reference measured aiortc at 18-22 MB/s for "
+            "~1 KiB and 27 MB/s for 16 KiB messages)"
+        )
     for size, ratio in ratios:
         print(f"ratio sctpctl/aiortc at {size} B: {ratio:.2f}x")
     return 0

@@ -295,6 +295,7 @@ class Association:
         self.peer_reconfig = False
         self._peer_rwnd = config.receive_window
         self._advertised_rwnd = config.receive_window
+        self._receive_window = config.receive_window
         # A window update is worth a SACK once it grew by this much (SWS avoidance).
         self._window_step = max(self._primary.max_packet, config.receive_window // 4)
 
@@ -432,7 +433,9 @@ class Association:
                 flags |= DATA_FLAG_BEGIN
             if offset + size >= length:
                 flags |= DATA_FLAG_END
-            self._pending.append(_OutChunk(message, ssn, flags, bytes(view[offset : offset + size])))
+            self._pending.append(
+                _OutChunk(message, ssn, flags, bytes(view[offset : offset + size]))
+            )
 
     def shutdown(self, *, now: float) -> None:
         """Graceful close (RFC 9260 section 9.2): send what is queued, then SHUTDOWN."""
@@ -620,6 +623,25 @@ class Association:
     def _receive(self, data: bytes, source: Address, tag: int, now: float) -> None:
         if self.closed:
             return
+        size = len(data)
+        if size >= 16 and tag == self.local_tag:
+            # Fast path: a packet of exactly one DATA or SACK chunk with our tag.
+            type_, flags, length = CHUNK_HEADER.unpack_from(data, 12)
+            end = 12 + length
+            if (type_ == 0 or type_ == 3) and length >= 16 and end <= size <= end + 3:
+                path = self._paths.get(source.host)
+                if path is not None and path.address.udp_port != source.udp_port:
+                    path.set_udp_port(source.udp_port)  # RFC 6951 section 5.4
+                if type_ == 0:
+                    if self._receives_data:
+                        tsn, stream, ssn, ppid = _DATA_FIELDS.unpack_from(data, 16)
+                        self._on_data(tsn, stream, ssn, ppid, flags, data[28:end], now)
+                        self._data_packet_received(now)
+                elif self._up:
+                    self._on_sack_raw(data, 16, end, now)
+                if self._events and self.on_event is not None:
+                    self.on_event(self)
+                return
         chunks = self._split(data)
         if not chunks:
             return
@@ -705,13 +727,44 @@ class Association:
             )
         if flags & DATA_FLAG_IMMEDIATE:
             self._sack_now = True
+        cum = inbound.cumulative_tsn
+        if tsn == (cum + 1) & TSN_MASK and not inbound.has_gaps:
+            # The common case: the next TSN, no hole (no duplicate possible).
+            if inbound.buffered + len(payload) > self._receive_window and inbound.unread:
+                self._sack_now = True  # no room (section 6.2, see below)
+                return
+            inbound.cumulative_tsn = inbound.highest_tsn = tsn
+            if stream < inbound.inbound_streams and flags & 3 == 3:
+                inbound.deliver_whole(stream, ssn, ppid, flags, payload)
+                return
+        else:
+            self._on_data_slow(inbound, tsn, stream, ssn, ppid, flags, payload)
+            return
+        if stream >= inbound.inbound_streams:
+            # Section 6.5: acknowledge the TSN, drop the data, report the stream.
+            self._queue_control(ErrorChunk((Cause.invalid_stream_identifier(stream),)))
+            self._sack_now = True
+            return
+        inbound.accept(tsn, stream, ssn, ppid, flags, payload)
+
+    def _on_data_slow(
+        self,
+        inbound: Inbound,
+        tsn: int,
+        stream: int,
+        ssn: int,
+        ppid: int,
+        flags: int,
+        payload: bytes,
+    ) -> None:
+        """DATA that is out of order, a duplicate, or beyond a gap."""
         if not inbound.is_new(tsn):
             if len(inbound.duplicates) < self.config.max_duplicate_tsns:
                 inbound.duplicates.append(tsn)
             self._sack_now = True  # section 6.2: duplicates are reported at once
             return
         if (
-            inbound.buffered + len(payload) > self.config.receive_window
+            inbound.buffered + len(payload) > self._receive_window
             and tsn_gt(tsn, inbound.highest_tsn)
             and (inbound.unread or tsn != (inbound.cumulative_tsn + 1) & TSN_MASK)
         ):

@@ -134,6 +134,23 @@ class Inbound:
 
     # --- data -----------------------------------------------------------------------------
 
+    def deliver_whole(self, stream: int, ssn: int, ppid: int, flags: int, data: bytes) -> None:
+        """A whole message (B and E) in sequence: the fast path of ``accept``."""
+        size = len(data)
+        self.buffered += size
+        if flags & DATA_FLAG_UNORDERED:
+            self.unread += size
+            self._events.append(MessageReceived(stream, ppid, data, True))
+            return
+        next_ssn = self._next_ssn
+        expected = next_ssn.get(stream, 0)
+        if ssn != expected or self._pending:
+            self._complete(stream, ssn, ppid, False, data)
+            return
+        self.unread += size
+        self._events.append(MessageReceived(stream, ppid, data, False))
+        next_ssn[stream] = (expected + 1) & SSN_MASK
+
     def accept(self, tsn: int, stream: int, ssn: int, ppid: int, flags: int, data: bytes) -> None:
         """Take a new DATA chunk (already recorded) and deliver what it completes."""
         self.buffered += len(data)
