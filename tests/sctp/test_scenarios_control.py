@@ -334,18 +334,39 @@ def test_dm_o_4_5_shutdown_collision_and_dm_o_4_7_3_shutdown_ack_collision():
     assert association.state is State.CLOSED
 
 
-def test_cookie_echo_in_shutdown_ack_sent_is_answered_with_shutdown_ack_and_error():
+def test_init_in_shutdown_ack_sent_is_discarded_and_shutdown_ack_retransmitted():
     peer = ScriptedPeer()
     association = passive_setup(peer)
     peer.receive()
-    peer.send(ShutdownChunk(0xFFFFFFFF & (1000 - 1)))
-    peer.receive()
+    peer.send(ShutdownChunk((1000 - 1) & 0xFFFFFFFF))
+    assert only(peer.receive()).chunks == (ShutdownAckChunk(),)
     assert association.state is State.SHUTDOWN_ACK_SENT
-    # The peer restarts meanwhile.
+    peer.send(init_chunk(peer, initiate_tag=0x31313131), tag=0)  # RFC 9260 section 9.2
+    assert only(peer.receive()).chunks == (ShutdownAckChunk(),)
+
+
+def test_cookie_echo_of_a_restart_in_shutdown_ack_sent_gets_shutdown_ack_and_error():
+    peer = ScriptedPeer()
+    association = passive_setup(peer)
+    peer.receive()
+    # The peer restarts while established: its INIT-ACK carries the tie-tags.
+    old_tag = peer.tag
     peer.tag = 0x31313131
     peer.send(init_chunk(peer), tag=0)
-    packets = peer.receive()
-    assert packets == [] or all(not isinstance(c, InitAckChunk) for p in packets for c in p.chunks)
+    ack = only(peer.receive()).chunks[0]
+    assert isinstance(ack, InitAckChunk)
+    cookie = next(p for p in ack.params if isinstance(p, StateCookie)).cookie
+    # Meanwhile the old incarnation shuts down.
+    peer.tag = old_tag
+    peer.send(ShutdownChunk((1000 - 1) & 0xFFFFFFFF))
+    peer.receive()
+    assert association.state is State.SHUTDOWN_ACK_SENT
+    peer.send(CookieEchoChunk(cookie), tag=ack.initiate_tag)
+    chunks = only(peer.receive()).chunks
+    assert chunks[0] == ShutdownAckChunk()
+    assert isinstance(chunks[1], ErrorChunk)
+    assert chunks[1].causes[0].code == ErrorCause.COOKIE_RECEIVED_WHILE_SHUTTING_DOWN
+    assert association.state is State.SHUTDOWN_ACK_SENT
 
 
 # --- 36 --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
+from typing import NamedTuple
 
 from .chunks import (
     CHUNK_HEADER,
@@ -99,7 +100,7 @@ from .params import (
 )
 from .path import Path
 
-__all__ = ["Association", "IcmpError", "State"]
+__all__ = ["TRANSITIONS", "Association", "IcmpError", "State", "Transition", "state_diagram"]
 
 
 class State(Enum):
@@ -126,6 +127,68 @@ class IcmpError(Enum):
 
 
 _S = State
+
+
+class Transition(NamedTuple):
+    """One edge of the state machine: from, to, what causes it, and where the RFC says so."""
+
+    source: State | None
+    "None: from every state but CLOSED."
+    target: State
+    trigger: str
+    section: str
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(_S.CLOSED, _S.COOKIE_WAIT, "connect(): send INIT, start T1-init", "5.1 A"),
+    Transition(_S.CLOSED, _S.ESTABLISHED, "valid COOKIE ECHO: send COOKIE ACK", "5.1 D"),
+    Transition(_S.COOKIE_WAIT, _S.COOKIE_ECHOED, "INIT ACK: send COOKIE ECHO", "5.1 C"),
+    Transition(_S.COOKIE_WAIT, _S.ESTABLISHED, "COOKIE ECHO, setup collision", "5.2.4 B"),
+    Transition(_S.COOKIE_ECHOED, _S.ESTABLISHED, "COOKIE ACK (or a crossing COOKIE ECHO)", "5.1 E"),
+    Transition(_S.COOKIE_ECHOED, _S.COOKIE_WAIT, "ERROR Stale Cookie: new INIT", "5.2.6"),
+    Transition(_S.ESTABLISHED, _S.SHUTDOWN_PENDING, "shutdown()", "9.2"),
+    Transition(_S.SHUTDOWN_PENDING, _S.SHUTDOWN_SENT, "all data acked: send SHUTDOWN", "9.2"),
+    Transition(_S.ESTABLISHED, _S.SHUTDOWN_RECEIVED, "SHUTDOWN", "9.2"),
+    Transition(_S.SHUTDOWN_PENDING, _S.SHUTDOWN_RECEIVED, "SHUTDOWN", "9.2"),
+    Transition(
+        _S.SHUTDOWN_RECEIVED, _S.SHUTDOWN_ACK_SENT, "all data acked: send SHUTDOWN ACK", "9.2"
+    ),
+    Transition(_S.SHUTDOWN_SENT, _S.SHUTDOWN_ACK_SENT, "SHUTDOWN (collision)", "9.2"),
+    Transition(_S.SHUTDOWN_SENT, _S.CLOSED, "SHUTDOWN ACK: send SHUTDOWN COMPLETE", "9.2"),
+    Transition(_S.SHUTDOWN_ACK_SENT, _S.CLOSED, "SHUTDOWN COMPLETE (or SHUTDOWN ACK)", "9.2"),
+    Transition(_S.ESTABLISHED, _S.ESTABLISHED, "COOKIE ECHO of a restarted peer", "5.2.4 A"),
+    Transition(_S.SHUTDOWN_PENDING, _S.ESTABLISHED, "COOKIE ECHO of a restarted peer", "5.2.4 A"),
+    Transition(_S.SHUTDOWN_SENT, _S.ESTABLISHED, "COOKIE ECHO of a restarted peer", "5.2.4 A"),
+    Transition(_S.SHUTDOWN_RECEIVED, _S.ESTABLISHED, "COOKIE ECHO of a restarted peer", "5.2.4 A"),
+    Transition(
+        None,
+        _S.CLOSED,
+        "ABORT, abort(), retransmission limit, protocol violation, ICMP while connecting",
+        "9.1, 8.1",
+    ),
+)
+"""Every state change the association makes; the state setter refuses any other, and the
+diagram in docs/sctp-core.md is generated from this table (``state_diagram()``)."""
+
+_ALLOWED = frozenset((t.source, t.target) for t in TRANSITIONS if t.source is not None) | frozenset(
+    (source, _S.CLOSED) for source in State if source is not _S.CLOSED
+)
+
+
+def state_diagram() -> str:
+    """The state machine as a Mermaid diagram, generated from ``TRANSITIONS``."""
+    names = {state: state.name for state in State}
+    lines = ["stateDiagram-v2", "    [*] --> CLOSED"]
+    for t in TRANSITIONS:
+        label = f"{t.trigger} (§{t.section})"
+        if t.source is None:
+            lines.append(f"    any_open --> {names[t.target]} : {label}")
+        else:
+            lines.append(f"    {names[t.source]} --> {names[t.target]} : {label}")
+    lines.append('    state "any state but CLOSED" as any_open')
+    return "\n".join(lines) + "\n"
+
+
 _DATA_STATES = frozenset(
     {_S.ESTABLISHED, _S.SHUTDOWN_PENDING, _S.SHUTDOWN_SENT, _S.SHUTDOWN_RECEIVED}
 )
@@ -343,6 +406,7 @@ class Association:
 
     @state.setter
     def state(self, value: State) -> None:
+        assert value is self._state or (self._state, value) in _ALLOWED, (self._state, value)
         # Flags the per-packet paths test instead of hashing the enum each time.
         self._state = value
         self.closed = value is State.CLOSED
