@@ -239,3 +239,25 @@ def test_the_codec_parses_what_scapy_writes() -> None:
     )
     (parsed_init,) = parse_packet(bytes(init)).chunks
     assert parsed_init == InitChunk(7, 100, 1, 1, 5, (Ipv4Address("203.0.113.9"),))
+
+
+# --- the package surface ---------------------------------------------------------------------
+
+
+def test_the_public_api_is_curated() -> None:
+    import sctpctl.sctp as core
+
+    assert core.__all__ == sorted(core.__all__, key=lambda n: (not n.isupper(), n))
+    for name in core.__all__:
+        assert hasattr(core, name), name
+
+
+def test_the_documented_state_diagram_is_the_generated_one() -> None:
+    from pathlib import Path
+
+    from sctpctl.sctp import state_diagram
+
+    doc = (Path(__file__).parents[2] / "docs" / "sctp-core.md").read_text()
+    begin = doc.index("```mermaid\n") + len("```mermaid\n")
+    end = doc.index("```\n<!-- state-diagram:end")
+    assert doc[begin:end] == state_diagram()
