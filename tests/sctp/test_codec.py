@@ -143,7 +143,7 @@ def test_a_bad_checksum_is_a_malformed_packet() -> None:
         (struct.pack("!BBH", 0, 3, 40) + b"\0" * 8, "bad length"),  # beyond the packet
         (struct.pack("!BBH", 11, 0, 0), "bad length"),  # zero-length chunk
         (struct.pack("!BBH", 0, 3, 12) + b"\0" * 8, "DATA chunk shorter"),
-        (struct.pack("!BBH", 1, 0, 8) + b"\0" * 4, "INIT chunk shorter"),
+        (struct.pack("!BBH", 1, 0, 8) + b"\0" * 4, "InitChunk chunk shorter"),
         (struct.pack("!BBHIIHH", 3, 0, 16, 1, 1, 5, 0), "gap blocks"),
         (b"\0\0", "stray bytes"),
     ],

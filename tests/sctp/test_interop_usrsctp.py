@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from sctpctl.sctp.association import Association
 from sctpctl.sctp.chunks import parse_packet
 from sctpctl.sctp.config import Address, Configuration
 from sctpctl.sctp.endpoint import Endpoint
@@ -97,12 +98,18 @@ def echo_server() -> Iterator[int]:
         _stop(process)
 
 
-def _connect(driver: UdpDriver, udp_port: int, sctp_port: int):
-    association = driver.endpoint.connect(
-        Address("127.0.0.1", udp_port), sctp_port, now=driver.now()
-    )
-    driver.run(lambda: association.state.value == "established", timeout=10)
-    return association
+def _connect(driver: UdpDriver, udp_port: int, sctp_port: int) -> Association:
+    """Connect, retrying while the program is still starting: between opening its UDP socket
+    and listening, usrsctp answers an INIT with ABORT (its port is still closed)."""
+    for _ in range(50):
+        association = driver.endpoint.connect(
+            Address("127.0.0.1", udp_port), sctp_port, now=driver.now()
+        )
+        driver.run(lambda: association.state.value == "established" or association.closed)  # noqa: B023
+        if not association.closed:
+            return association
+        time.sleep(0.1)
+    raise AssertionError(f"usrsctp never accepted an association on UDP port {udp_port}")
 
 
 def _all_checksums_valid(packets: list[bytes]) -> bool:
@@ -136,7 +143,9 @@ def test_echo_server_echoes_messages_on_several_streams_ordered_and_unordered(ec
             assert echoed() == payload
         association.shutdown(now=driver.now())
         driver.run(lambda: association.closed, timeout=10)
-        closed = [e for _, e in driver.events if isinstance(e, AssociationClosed)]
+        closed = [
+            e for a, e in driver.events if a is association and isinstance(e, AssociationClosed)
+        ]
         assert closed and closed[0].reason is CloseReason.SHUTDOWN
         assert _all_checksums_valid(driver.received_packets)
     finally:
@@ -154,7 +163,9 @@ def test_discard_server_takes_a_thousand_messages_and_shuts_down_cleanly():
         driver.run(lambda: association.buffered_amount == 0, timeout=30)
         association.shutdown(now=driver.now())
         driver.run(lambda: association.closed, timeout=10)
-        closed = [e for _, e in driver.events if isinstance(e, AssociationClosed)]
+        closed = [
+            e for a, e in driver.events if a is association and isinstance(e, AssociationClosed)
+        ]
         assert closed[0].reason is CloseReason.SHUTDOWN
     finally:
         driver.close()
@@ -207,7 +218,9 @@ def test_tsctp_server_receives_from_an_sctpctl_client(size: int, count: int):
             association.send(bytes([i & 0xFF]) * size, now=driver.now())
         association.shutdown(now=driver.now())
         driver.run(lambda: association.closed, timeout=60)
-        closed = [e for _, e in driver.events if isinstance(e, AssociationClosed)]
+        closed = [
+            e for a, e in driver.events if a is association and isinstance(e, AssociationClosed)
+        ]
         assert closed[0].reason is CloseReason.SHUTDOWN
         time.sleep(0.5)  # the server thread prints its summary after the shutdown
     finally:

@@ -78,5 +78,10 @@ class UdpDriver:
         deadline = self.now() + timeout
         while not until():
             if self.now() > deadline:
-                raise AssertionError("interop condition not met in time")
+                states = [(a.state.value, a.buffered_amount) for a in self.endpoint.associations]
+                raise AssertionError(
+                    f"interop condition not met in {timeout} s; associations (state, buffered):"
+                    f" {states}; events: {[type(e).__name__ for _, e in self.events][-8:]};"
+                    f" packets sent {len(self.sent_packets)}, received {len(self.received_packets)}"
+                )
             self.pump(0.02)

@@ -1630,17 +1630,22 @@ class Association:
             self._t2 = now + self._primary.rto
             self._t2_count = 0
 
+    def _gave_up(self, retransmissions: int, what: str) -> bool:
+        """Past Association.Max.Retrans for a control chunk (section 8.1): abort and say so."""
+        if retransmissions <= self.config.association_max_retrans:
+            return False
+        self._abort_with(
+            Cause.user_initiated_abort(f"{what} retransmission limit".encode()),
+            CloseReason.RETRANSMISSION_LIMIT,
+            detail=f"no answer to {what}",
+        )
+        return True
+
     def _on_t2(self, now: float) -> None:
         self._t2_count += 1
         path = self._primary
         path.back_off()
-        if self._t2_count > self.config.association_max_retrans:
-            self._t2 = None
-            self._abort_with(
-                Cause.user_initiated_abort(b"T2-shutdown retransmission limit"),
-                CloseReason.RETRANSMISSION_LIMIT,
-                detail="no answer to SHUTDOWN",
-            )
+        if self._gave_up(self._t2_count, "SHUTDOWN"):
             return
         if self.state is State.SHUTDOWN_SENT:
             self._queue_control(ShutdownChunk(self._cumulative_ack()))
@@ -1841,13 +1846,7 @@ class Association:
             return
         self._reconfig_count += 1
         self._primary.back_off()
-        if self._reconfig_count > self.config.association_max_retrans:
-            self._reconfig_timer = None
-            self._abort_with(
-                Cause.user_initiated_abort(b"RE-CONFIG retransmission limit"),
-                CloseReason.RETRANSMISSION_LIMIT,
-                detail="no answer to RE-CONFIG",
-            )
+        if self._gave_up(self._reconfig_count, "RE-CONFIG"):
             return
         self._queue_control(ReconfigChunk((request,)))
         self._reconfig_timer = now + self._primary.rto

@@ -120,10 +120,9 @@ class DataChunk(Chunk):
 
 
 @dataclass(frozen=True, slots=True)
-class InitChunk(Chunk):
-    """INIT (RFC 9260 section 3.3.2)."""
+class _InitLike(Chunk):
+    """The layout INIT and INIT ACK share (RFC 9260 sections 3.3.2, 3.3.3)."""
 
-    type: ClassVar[int] = ChunkType.INIT
     initiate_tag: int
     a_rwnd: int
     outbound_streams: int
@@ -143,26 +142,17 @@ class InitChunk(Chunk):
 
 
 @dataclass(frozen=True, slots=True)
-class InitAckChunk(Chunk):
-    """INIT ACK (RFC 9260 section 3.3.3): the same layout as INIT, plus a State Cookie."""
+class InitChunk(_InitLike):
+    """INIT (RFC 9260 section 3.3.2)."""
+
+    type: ClassVar[int] = ChunkType.INIT
+
+
+@dataclass(frozen=True, slots=True)
+class InitAckChunk(_InitLike):
+    """INIT ACK (RFC 9260 section 3.3.3): the layout of INIT; it must carry a State Cookie."""
 
     type: ClassVar[int] = ChunkType.INIT_ACK
-    initiate_tag: int
-    a_rwnd: int
-    outbound_streams: int
-    inbound_streams: int
-    initial_tsn: int
-    params: tuple[Param, ...] = ()
-
-    def serialize(self) -> bytes:
-        fixed = _INIT_FIXED.pack(
-            self.initiate_tag,
-            self.a_rwnd,
-            self.outbound_streams,
-            self.inbound_streams,
-            self.initial_tsn,
-        )
-        return _chunk(self.type, 0, fixed + pack_params(self.params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,18 +365,14 @@ def _p_data(flags: int, data: bytes, start: int, end: int) -> Chunk:
 _DATA_FIELDS = struct.Struct("!IHHI")
 
 
-def _p_init(flags: int, data: bytes, start: int, end: int) -> Chunk:
-    if end - start < 16:
-        raise MalformedPacket("INIT chunk shorter than its 20-byte fixed part")
-    tag, rwnd, outbound, inbound, tsn = _INIT_FIXED.unpack_from(data, start)
-    return InitChunk(tag, rwnd, outbound, inbound, tsn, parse_params(data, start + 16, end))
+def _p_init_like(cls: type[_InitLike]) -> _ChunkParser:
+    def parse(flags: int, data: bytes, start: int, end: int) -> Chunk:
+        if end - start < 16:
+            raise MalformedPacket(f"{cls.__name__} chunk shorter than its 20-byte fixed part")
+        tag, rwnd, outbound, inbound, tsn = _INIT_FIXED.unpack_from(data, start)
+        return cls(tag, rwnd, outbound, inbound, tsn, parse_params(data, start + 16, end))
 
-
-def _p_init_ack(flags: int, data: bytes, start: int, end: int) -> Chunk:
-    if end - start < 16:
-        raise MalformedPacket("INIT ACK chunk shorter than its 20-byte fixed part")
-    tag, rwnd, outbound, inbound, tsn = _INIT_FIXED.unpack_from(data, start)
-    return InitAckChunk(tag, rwnd, outbound, inbound, tsn, parse_params(data, start + 16, end))
+    return parse
 
 
 def _p_sack(flags: int, data: bytes, start: int, end: int) -> Chunk:
@@ -426,8 +412,8 @@ _ChunkParser = Callable[[int, bytes, int, int], Chunk]
 
 _CHUNK_PARSERS: dict[int, _ChunkParser] = {
     ChunkType.DATA: _p_data,
-    ChunkType.INIT: _p_init,
-    ChunkType.INIT_ACK: _p_init_ack,
+    ChunkType.INIT: _p_init_like(InitChunk),
+    ChunkType.INIT_ACK: _p_init_like(InitAckChunk),
     ChunkType.SACK: _p_sack,
     ChunkType.HEARTBEAT: lambda f, d, s, e: HeartbeatChunk(parse_params(d, s, e)),
     ChunkType.HEARTBEAT_ACK: lambda f, d, s, e: HeartbeatAckChunk(parse_params(d, s, e)),

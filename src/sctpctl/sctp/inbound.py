@@ -76,21 +76,13 @@ class Inbound:
     def record(self, tsn: int) -> bool:
         """Mark ``tsn`` received; True when it arrived in sequence and no gap was involved
         (a TSN that fills a gap is reported at once too: RFC 9260 section 6.7)."""
-        cum = self.cumulative_tsn
-        if tsn == (cum + 1) & TSN_MASK:
-            cum = tsn
-            above = self._above
-            if above:
-                self._fill_gap(cum)
+        if tsn == (self.cumulative_tsn + 1) & TSN_MASK:
+            if self._above:
+                self._fill_gap(tsn)
                 return False
-                nxt = (cum + 1) & TSN_MASK
-                while nxt in above:
-                    above.discard(nxt)
-                    cum = nxt
-                    nxt = (cum + 1) & TSN_MASK
-            self.cumulative_tsn = cum
-            if tsn_gt(cum, self.highest_tsn):
-                self.highest_tsn = cum
+            self.cumulative_tsn = tsn
+            if tsn_gt(tsn, self.highest_tsn):
+                self.highest_tsn = tsn
             return True
         self._above.add(tsn)
         if tsn_gt(tsn, self.highest_tsn):
@@ -98,6 +90,7 @@ class Inbound:
         return False
 
     def _fill_gap(self, cum: int) -> None:
+        """Advance the cumulative TSN from ``cum`` over TSNs already held above it."""
         above = self._above
         nxt = (cum + 1) & TSN_MASK
         while nxt in above:
@@ -231,7 +224,7 @@ class Inbound:
         self.cumulative_tsn = new_cumulative_tsn
         if tsn_gt(new_cumulative_tsn, self.highest_tsn):
             self.highest_tsn = new_cumulative_tsn
-        self.record_continuation()
+        self._fill_gap(new_cumulative_tsn)
         # Fragments at or below the new cumulative TSN belong to abandoned messages.
         for key, run in list(self._runs.items()):
             if not tsn_gt(run[0].tsn, new_cumulative_tsn):
@@ -256,17 +249,6 @@ class Inbound:
                     self._hand_over(pending.pop(expected))
                     expected = (expected + 1) & SSN_MASK
                 self._next_ssn[stream] = expected
-
-    def record_continuation(self) -> None:
-        """Advance the cumulative TSN over TSNs already held above it."""
-        above = self._above
-        cum = self.cumulative_tsn
-        nxt = (cum + 1) & TSN_MASK
-        while nxt in above:
-            above.discard(nxt)
-            cum = nxt
-            nxt = (cum + 1) & TSN_MASK
-        self.cumulative_tsn = cum
 
     def reset_streams(self, streams: tuple[int, ...]) -> None:
         """RFC 6525 section 5.2.2: the peer's SSNs on these streams (all if empty) restart at 0."""
