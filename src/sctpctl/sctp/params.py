@@ -447,8 +447,18 @@ def parse_params(data: bytes, offset: int, end: int) -> tuple[Param, ...]:
     return tuple(_parse_param(t, data, s, e) for t, s, e in iter_tlvs(data, offset, end))
 
 
+def _pack_last_unpadded(tlvs: list[bytes], last_value_length: int) -> bytes:
+    # RFC 9260 section 3.2: the chunk length covers the padding of every parameter but the
+    # last; the last one's padding is the chunk's own, which the chunk writer adds.
+    body = b"".join(tlvs)
+    return body[: len(body) - len(tlvs[-1]) + 4 + last_value_length]
+
+
 def pack_params(params: tuple[Param, ...] | list[Param]) -> bytes:
-    return b"".join(p.serialize() for p in params)
+    """The parameters of a chunk, the last one without its padding (see ``_chunk``)."""
+    if not params:
+        return b""
+    return _pack_last_unpadded([p.serialize() for p in params], len(params[-1].value()))
 
 
 # --- error causes -----------------------------------------------------------------------------
@@ -575,4 +585,7 @@ def parse_causes(data: bytes, offset: int, end: int) -> tuple[Cause, ...]:
 
 
 def pack_causes(causes: tuple[Cause, ...] | list[Cause]) -> bytes:
-    return b"".join(c.serialize() for c in causes)
+    """The error causes of a chunk, the last one without its padding, like parameters."""
+    if not causes:
+        return b""
+    return _pack_last_unpadded([c.serialize() for c in causes], len(causes[-1].info))
