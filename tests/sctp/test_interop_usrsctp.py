@@ -26,6 +26,8 @@ from sctpctl.sctp.events import (
     AssociationEstablished,
     CloseReason,
     MessageReceived,
+    StreamsAdded,
+    StreamsReset,
 )
 
 from .udp_driver import UdpDriver, free_udp_port
@@ -303,3 +305,26 @@ def test_usrsctp_client_talks_to_an_sctpctl_echo_listener():
         driver.close()
         output = _stop(process)
     assert "hello from usrsctp" in output
+
+
+def test_echo_server_answers_stream_reset_and_add_streams_requests(echo_server: int):
+    # usrsctp negotiates RE-CONFIG but, unless the application enabled it
+    # (SCTP_ENABLE_STREAM_RESET), answers requests with "denied": the exchange must complete
+    # and the data must keep flowing either way.
+    driver = UdpDriver(Endpoint(CONFIG))
+    try:
+        association = _connect(driver, echo_server, 7)
+        assert association.peer_reconfig and association.peer_partial_reliability
+        association.send(b"before", stream=1, now=driver.now())
+        driver.run(lambda: any(isinstance(e, MessageReceived) for _, e in driver.events))
+        association.reset_streams((1,), now=driver.now())
+        driver.run(lambda: any(isinstance(e, StreamsReset) for _, e in driver.events))
+        association.add_streams(2, now=driver.now())
+        driver.run(lambda: any(isinstance(e, StreamsAdded) for _, e in driver.events))
+        driver.events.clear()
+        association.send(b"after", stream=1, now=driver.now())
+        driver.run(lambda: any(isinstance(e, MessageReceived) for _, e in driver.events))
+        assert [e.data for _, e in driver.events if isinstance(e, MessageReceived)] == [b"after"]
+        assert association.state.value == "established"
+    finally:
+        driver.close()
