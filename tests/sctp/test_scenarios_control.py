@@ -483,3 +483,20 @@ def test_reconfig_incoming_reset_request_is_performed_once_the_data_has_arrived(
     assert response.params == (ReconfigResponse(2, ReconfigResult.SUCCESS_PERFORMED),)
     assert association.inbound_streams == 8  # type: ignore[attr-defined]
     assert peer.of(AssociationClosed) == []
+
+
+def test_t5_shutdown_guard_ends_a_shutdown_the_peer_never_completes():
+    config = Configuration(
+        random_bytes=seeded(11), rto_max=4.0, association_max_retrans=100, heartbeats=False
+    )
+    peer = ScriptedPeer(config)
+    association = active_setup(peer)
+    association.shutdown(now=peer.now)
+    start = peer.now
+    while association.state is not State.CLOSED:
+        peer.receive()
+        peer.advance_to_next_timer()
+    (closed,) = peer.of(AssociationClosed)
+    assert closed.reason is CloseReason.SHUTDOWN_GUARD
+    assert peer.now - start == pytest.approx(5 * 4.0)  # RFC 9260 section 9.2: 5 x RTO.Max
+    assert any(isinstance(c, AbortChunk) for p in peer.receive() for c in p.chunks)

@@ -242,3 +242,21 @@ def test_fh_i_5_1_1_excessive_retransmissions_abort_the_association():
         peer.receive()
     (closed,) = peer.of(AssociationClosed)
     assert closed.reason is CloseReason.RETRANSMISSION_LIMIT and closed.was_established
+
+
+def test_d_o_8_8_zero_window_probing_goes_on_while_the_peer_answers():
+    config = Configuration(random_bytes=seeded(8), association_max_retrans=3, heartbeats=False)
+    peer = ScriptedPeer(config)
+    association = active_setup(peer)
+    association.send(b"x" * 100, now=peer.now)
+    (first,) = datas(peer.receive())
+    peer.send(SackChunk(first.tsn, 0))
+    association.send(b"probe", now=peer.now)
+    (probe,) = datas(peer.receive())
+    for _ in range(8):  # far more than Association.Max.Retrans
+        peer.advance_to_next_timer()
+        assert [d.tsn for d in datas(peer.receive())] == [probe.tsn]
+        peer.send(SackChunk(first.tsn, 0))  # alive, window still closed
+    assert association.state is State.ESTABLISHED
+    peer.send(SackChunk(probe.tsn, 65536))
+    assert association.buffered_amount == 0

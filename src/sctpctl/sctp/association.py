@@ -381,7 +381,6 @@ class Association:
         self._init_chunk = b""
         self._cookie_echo = b""
         self._shutdown_requested = False
-        self._pending_error_causes: list[Cause] = []
         # RE-CONFIG (RFC 6525).
         self._reconfig_request: Param | None = None
         self._reconfig_request_seq = self._initial_tsn
@@ -991,6 +990,12 @@ class Association:
         # Peer window (section 6.2.1 D ii).
         rwnd = a_rwnd - self._flight
         self._peer_rwnd = rwnd if rwnd > 0 else 0
+        if a_rwnd == 0 and self._flight:
+            # Section 6.1 A: a peer that keeps answering while its window is closed is alive;
+            # unacknowledged zero window probes do not count as errors.
+            self._error_count = 0
+            for path in paths:
+                path.error_count = 0
         # T3-rtx (section 6.3.2 R2, R3).
         for path in paths:
             if path.flight <= 0:
