@@ -10,6 +10,7 @@ from sctpctl.sctp.endpoint import Endpoint
 from sctpctl.sctp.errors import LocalProtocolError
 from sctpctl.sctp.events import (
     AssociationClosed,
+    AssociationEstablished,
     CloseReason,
     MessageReceived,
 )
@@ -158,3 +159,45 @@ def test_an_association_survives_a_peer_that_never_reads_and_resumes_when_it_doe
     assert [m.data[0] for m in delivered] == list(range(40))
     assert association.state is State.ESTABLISHED
     assert not [e for _, e in pair.client_events if isinstance(e, AssociationClosed)]
+
+
+def test_ipv6_paths_carry_1432_bytes_of_user_data_per_chunk_at_mtu_1500():
+    pair = Pair(client_address=Address("2001:db8::1"), server_address=Address("2001:db8::2"))
+    pair.record = True
+    association = pair.connect()
+    pair.run(lambda: association.state is State.ESTABLISHED)
+    association.send(b"v6" * 5000, now=pair.now)
+    pair.run(lambda: bool(pair.events("s", MessageReceived)))
+    (message,) = pair.events("s", MessageReceived)
+    assert message.data == b"v6" * 5000
+    data_sizes = [
+        len(c.user_data)
+        for side, p in pair.sent
+        if side == "c"
+        for c in p.chunks
+        if type(c).__name__ == "DataChunk"
+    ]
+    assert max(data_sizes) == 1500 - 40 - 12 - 16
+
+
+def test_a_standalone_association_talks_to_an_endpoint():
+    from sctpctl.sctp.association import Association
+
+    server = Endpoint(Configuration(random_bytes=seeded(1)))
+    server.listen(9)
+    client = Association(
+        Configuration(random_bytes=seeded(2)),
+        local_port=40000,
+        peer_port=9,
+        peer_address=Address("192.0.2.9"),
+    )
+    client.connect(now=0.0)
+    now = 0.0
+    for _ in range(4):
+        now += 0.01
+        for data, _ in client.packets_to_send(now=now):
+            server.receive_packet(data, source=Address("192.0.2.8"), now=now)
+        for data, _ in server.packets_to_send(now=now):
+            client.receive_packet(data, source=Address("192.0.2.9"), now=now)
+    assert client.state is State.ESTABLISHED
+    assert isinstance(client.next_event(), AssociationEstablished)
