@@ -340,6 +340,8 @@ class Association:
         "Sent and above the cumulative ack, in TSN order."
         self._by_tsn: dict[int, _OutChunk] = {}
         self._buffered: int = 0
+        self._released_bytes: int = 0
+        "Bytes acknowledged since the last flush (Max.Burst counts beyond them)."
         self._flight: int = 0
         self._retransmit_count: int = 0
         self._fast_retransmit_pending: int = 0
@@ -865,6 +867,27 @@ class Association:
             self._sack_now = True
         elif self._sack_timer is None and not self._sack_now:
             self._sack_timer = now + self.config.sack_delay
+        inbound = self._inbound
+        if (
+            self._sack_now
+            and self._up
+            and inbound is not None
+            and not self._control
+            and (self._lead is None)
+        ):
+            # A SACK is due (every second packet, or at once for gaps and duplicates: sections
+            # 6.2, 6.7). It goes out now, in a packet of its own, even when the driver feeds a
+            # batch of packets before one flush: one SACK per batch would make a single lost
+            # SACK cost a retransmission timeout, and the sender counts miss indications per
+            # SACK for fast retransmit (section 7.2.4). Control chunks waiting for the flush
+            # (SHUTDOWN in SHUTDOWN-SENT, ERROR for a bad stream) keep the SACK company there.
+            sack = self._build_sack()
+            self._ready.append(
+                (
+                    serialize_packet(self.local_port, self.peer_port, self.peer_tag, [sack]),
+                    self._primary.address,
+                )
+            )
 
     def _cumulative_ack(self) -> int:
         return self._inbound.cumulative_tsn if self._inbound is not None else 0
@@ -958,9 +981,11 @@ class Association:
             current.flight -= current_bytes
             self._flight -= current_bytes
         self._buffered -= released
+        self._released_bytes += released
         cum_advanced = cum != last
         self._cum_ack = cum
-        if tsn_gt(cum, self._advanced_ack_point):
+        point = self._advanced_ack_point
+        if cum != point and ((cum - point) & TSN_MASK) < _HALF:
             self._advanced_ack_point = cum
         if gaps or self._gap_acked:
             htna = self._process_gap_blocks(cum, gaps, acked_per_path, htna, now)
@@ -2006,7 +2031,12 @@ class Association:
         path = primary
         limit = path.max_packet
         bursts = 0
-        max_burst = self.config.max_burst
+        # Section 6.1 D, Max.Burst: at most that many packets of new data beyond those the
+        # acknowledgements since the last flush took out of the network. A peer (or a driver)
+        # that acknowledges several packets at once must not pin the window at Max.Burst.
+        released = self._released_bytes
+        self._released_bytes = 0
+        max_burst = self.config.max_burst + -(-released // path.max_data_payload)
         address = path.address
         pack_header = DATA_HEADER.pack
         local_port, peer_port, tag = self.local_port, self.peer_port, self.peer_tag

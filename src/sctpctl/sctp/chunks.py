@@ -349,7 +349,7 @@ def serialize_packet(
 def checksum_ok(data: bytes) -> bool:
     """True when the CRC32c of ``data`` (with its checksum field zeroed) matches the field."""
     stored: int = CHECKSUM.unpack_from(data, 8)[0]
-    return stored == crc32c(data[:8] + b"\0\0\0\0" + data[12:])
+    return stored == crc32c_extend(crc32c(data[:8] + b"\0\0\0\0"), data[12:])
 
 
 # --- parsing ----------------------------------------------------------------------------------
