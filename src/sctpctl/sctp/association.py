@@ -81,7 +81,7 @@ from .events import (
     StreamsAdded,
     StreamsReset,
 )
-from .handshake import answer_init, examine_params, local_init_params, same_family
+from .handshake import answer_init, examine_params, local_init, same_family
 from .inbound import Inbound, tsn_ge, tsn_gt
 from .params import (
     AddIncomingStreamsRequest,
@@ -96,7 +96,6 @@ from .params import (
     Param,
     ReconfigResponse,
     SsnTsnResetRequest,
-    SupportedAddressTypes,
 )
 from .path import Path
 
@@ -391,7 +390,6 @@ class Association:
         self._resetting_streams: tuple[int, ...] | None = None
         self._held: list[tuple[bytes, int, int, bool, float | None, int | None]] = []
         self._last_response: ReconfigResponse | None = None
-        self._init_params: tuple[Param, ...] = ()
 
     # ======================================================================== public API
 
@@ -439,9 +437,6 @@ class Association:
         """Send INIT (RFC 9260 section 5.1 step A) and start T1-init."""
         if self.state is not State.CLOSED or self.was_established:
             raise LocalProtocolError(f"connect() in state {self.state.value}")
-        params = list(local_init_params(self.config))
-        params.append(SupportedAddressTypes((5, 6)))
-        self._init_params = tuple(params)
         self._send_init(now, preservative_ms=0)
         self.state = State.COOKIE_WAIT
 
@@ -1188,16 +1183,9 @@ class Association:
     # --- handshake -----------------------------------------------------------------------
 
     def _send_init(self, now: float, *, preservative_ms: int) -> None:
-        params = self._init_params
-        if preservative_ms:
-            params = (*params, CookiePreservative(preservative_ms))
-        init = InitChunk(
-            initiate_tag=self.local_tag,
-            a_rwnd=self.config.receive_window,
-            outbound_streams=self.config.outbound_streams,
-            inbound_streams=self.config.max_inbound_streams,
-            initial_tsn=self._initial_tsn,
-            params=params,
+        extra = (CookiePreservative(preservative_ms),) if preservative_ms else ()
+        init = local_init(
+            self.config, initiate_tag=self.local_tag, initial_tsn=self._initial_tsn, extra=extra
         )
         self._init_chunk = init.serialize()
         self._send_alone(self._init_chunk, 0, self._primary)

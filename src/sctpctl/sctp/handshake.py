@@ -26,7 +26,7 @@ from .params import (
     UnrecognizedParameter,
 )
 
-__all__ = ["InitParams", "answer_init", "examine_params", "local_init_params"]
+__all__ = ["InitParams", "answer_init", "examine_params", "local_init", "local_init_params"]
 
 # Parameters this implementation understands in INIT and INIT-ACK. ECN Capable is recognised
 # and ignored: ECN is not negotiated because sctpctl never advertises it (RFC 9260 appendix A).
@@ -118,6 +118,26 @@ def local_init_params(config: Configuration) -> list[Param]:
     return params
 
 
+def local_init(
+    config: Configuration,
+    *,
+    initiate_tag: int,
+    initial_tsn: int,
+    extra: tuple[Param, ...] = (),
+) -> InitChunk:
+    """This side's INIT: its tag, TSN, window and stream counts, the parameters it offers
+    (with Supported Address Types, RFC 9260 section 3.3.2.1) and ``extra`` ones."""
+    params = (*local_init_params(config), SupportedAddressTypes((5, 6)), *extra)
+    return InitChunk(
+        initiate_tag=initiate_tag,
+        a_rwnd=config.receive_window,
+        outbound_streams=config.outbound_streams,
+        inbound_streams=config.max_inbound_streams,
+        initial_tsn=initial_tsn,
+        params=params,
+    )
+
+
 def same_family(host: str, addresses: tuple[str, ...]) -> tuple[str, ...]:
     """The addresses of ``host``'s family, ``host`` first: the paths this association can use."""
     v6 = ":" in host
@@ -187,12 +207,14 @@ def answer_init(
     params: list[Param] = [StateCookie(signer.sign(state, now=now))]
     params.extend(local_init_params(config))
     params.extend(UnrecognizedParameter(raw) for raw in info.unrecognized)
+    # The same fixed part as our INIT, as INIT ACK (section 3.3.3).
+    mine = local_init(config, initiate_tag=local_tag, initial_tsn=local_initial_tsn)
     ack = InitAckChunk(
-        initiate_tag=local_tag,
-        a_rwnd=config.receive_window,
-        outbound_streams=config.outbound_streams,
-        inbound_streams=config.max_inbound_streams,
-        initial_tsn=local_initial_tsn,
-        params=tuple(params),
+        mine.initiate_tag,
+        mine.a_rwnd,
+        mine.outbound_streams,
+        mine.inbound_streams,
+        mine.initial_tsn,
+        tuple(params),
     )
     return InitAnswer(ack, init.initiate_tag)

@@ -15,15 +15,14 @@ from .chunks import (
     COMMON_HEADER,
     AbortChunk,
     InitAckChunk,
-    InitChunk,
     checksum_ok,
     parse_packet,
     serialize_packet,
 )
 from .config import Configuration
 from .errors import MalformedPacket
-from .handshake import local_init_params
-from .params import Cause, SupportedAddressTypes
+from .handshake import local_init
+from .params import Cause
 
 __all__ = ["ProbeAnswer", "ProbeReply", "abort_for", "classify_reply", "probe_init"]
 
@@ -53,15 +52,7 @@ def probe_init(
     initial_tsn: int = 0,
 ) -> bytes:
     """A complete INIT packet (verification tag 0, RFC 9260 section 8.5.1 A)."""
-    params = (*local_init_params(config), SupportedAddressTypes((5, 6)))
-    init = InitChunk(
-        initiate_tag=initiate_tag,
-        a_rwnd=config.receive_window,
-        outbound_streams=config.outbound_streams,
-        inbound_streams=config.max_inbound_streams,
-        initial_tsn=initial_tsn,
-        params=params,
-    )
+    init = local_init(config, initiate_tag=initiate_tag, initial_tsn=initial_tsn)
     return serialize_packet(source_port, destination_port, 0, [init.serialize()])
 
 
