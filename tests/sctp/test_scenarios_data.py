@@ -167,6 +167,8 @@ def test_rt_i_11_1_t3_expiry_retransmits_the_earliest_chunk_doubles_rto_and_cuts
     assert [d.tsn for d in resent] == [sent[0].tsn]  # one MTU's worth: cwnd is 1 MTU now
     assert path.cwnd == path.max_packet
     assert path.rto == 2 * rto
+    metrics = association.metrics()
+    assert (metrics.t3_expirations, metrics.retransmissions, metrics.cwnd) == (1, 1, path.cwnd)
     # D-I-8-5 / FH-I-5-1-2: a SACK resets the error counter and the rest follows.
     peer.send(SackChunk(sent[0].tsn, 65536))
     assert association._error_count == 0
@@ -190,6 +192,7 @@ def test_fast_retransmit_after_three_miss_indications_happens_once_per_tsn():
     cwnd_before = association._primary.cwnd
     peer.send(SackChunk(base, 65536, gap_blocks=((2, 4),)))
     assert [d.tsn for d in datas(peer.receive())] == [lost]  # third miss: fast retransmit
+    assert association.metrics().fast_retransmits == 1
     assert association._primary.cwnd < cwnd_before  # fast recovery entered
     association.send(b"new", now=peer.now)
     peer.send(SackChunk(base, 65536, gap_blocks=((2, 4),)))

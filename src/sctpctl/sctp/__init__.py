@@ -11,7 +11,15 @@ Three sources drive an ``Endpoint`` (or a single ``Association``): the applicati
 ``next_event()``.
 """
 
-from .association import TRANSITIONS, Association, IcmpError, State, Transition, state_diagram
+from .association import (
+    TRANSITIONS,
+    Association,
+    IcmpError,
+    Metrics,
+    State,
+    Transition,
+    state_diagram,
+)
 from .chunks import Packet, parse_packet, serialize_packet
 from .config import Address, Configuration, OotbPolicy
 from .endpoint import Endpoint
@@ -48,6 +56,7 @@ __all__ = [
     "LocalProtocolError",
     "MalformedPacket",
     "MessageReceived",
+    "Metrics",
     "OotbPolicy",
     "Packet",
     "PathState",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
@@ -99,7 +100,15 @@ from .params import (
 )
 from .path import Path
 
-__all__ = ["TRANSITIONS", "Association", "IcmpError", "State", "Transition", "state_diagram"]
+__all__ = [
+    "TRANSITIONS",
+    "Association",
+    "IcmpError",
+    "Metrics",
+    "State",
+    "Transition",
+    "state_diagram",
+]
 
 
 class State(Enum):
@@ -123,6 +132,29 @@ class IcmpError(Enum):
     ADMIN_PROHIBITED = "admin-prohibited"
     HOST_UNREACHABLE = "host-unreachable"
     FRAGMENTATION_NEEDED = "fragmentation-needed"
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """A snapshot of an association's transmission state (``Association.metrics()``)."""
+
+    state: State
+    cwnd: int
+    "Congestion window of the primary path, bytes."
+    ssthresh: int
+    srtt: float | None
+    "Smoothed RTT of the primary path, seconds (None before the first measurement)."
+    rto: float
+    flight: int
+    "Bytes sent and not yet acknowledged."
+    peer_rwnd: int
+    buffered: int
+    "User bytes queued or unacknowledged."
+    retransmissions: int
+    "DATA chunks sent again (T3 and fast retransmit)."
+    fast_retransmits: int
+    t3_expirations: int
+    primary: Address
 
 
 _S = State
@@ -379,6 +411,9 @@ class Association:
         self._sack_timer: float | None = None
         self._reconfig_timer: float | None = None
         self._error_count = 0
+        self._retransmissions = 0
+        self._fast_retransmits = 0
+        self._t3_expirations = 0
         self._init_chunk = b""
         self._cookie_echo = b""
         self._shutdown_requested = False
@@ -428,6 +463,23 @@ class Association:
         """The a_rwnd this side advertises now."""
         held = self._inbound.buffered if self._inbound is not None else 0
         return max(0, self.config.receive_window - held)
+
+    def metrics(self) -> Metrics:
+        primary = self._primary
+        return Metrics(
+            state=self._state,
+            cwnd=primary.cwnd,
+            ssthresh=primary.ssthresh,
+            srtt=primary.srtt,
+            rto=primary.rto,
+            flight=self._flight,
+            peer_rwnd=self._peer_rwnd,
+            buffered=self._buffered,
+            retransmissions=self._retransmissions,
+            fast_retransmits=self._fast_retransmits,
+            t3_expirations=self._t3_expirations,
+            primary=primary.address,
+        )
 
     def path_state(self, host: str) -> PathState | None:
         path = self._paths.get(host)
@@ -1109,6 +1161,7 @@ class Association:
             chunk.fast_retransmitted = True
             self._mark_retransmit(chunk)
             self._fast_retransmit_pending += 1
+            self._fast_retransmits += 1
 
     def _mark_retransmit(self, chunk: _OutChunk) -> None:
         if chunk.retransmit or chunk.abandoned:
@@ -1591,6 +1644,7 @@ class Association:
     def _on_t3(self, path: Path, now: float) -> None:
         """Section 6.3.3: E1 cut cwnd, E2 back off, E3 retransmit the earliest chunks."""
         path.t3 = None
+        self._t3_expirations += 1
         if self.state is State.COOKIE_ECHOED:
             path.t3 = now + path.rto
             return
@@ -2130,6 +2184,7 @@ class Association:
             if chunk.fast_retransmitted and self._fast_retransmit_pending:
                 self._fast_retransmit_pending -= 1
             chunk.transmissions += 1
+            self._retransmissions += 1
             chunk.misses = 0
             chunk.path = path
             chunk.sent_at = now
