@@ -1062,9 +1062,9 @@ class Association:
         # Peer window (section 6.2.1 D ii).
         rwnd = a_rwnd - self._flight
         self._peer_rwnd = rwnd if rwnd > 0 else 0
-        if a_rwnd == 0 and self._flight:
-            # Section 6.1 A: a peer that keeps answering while its window is closed is alive;
-            # unacknowledged zero window probes do not count as errors.
+        if sent and a_rwnd < sent[0].size:
+            # Section 6.1 A: a peer that keeps answering while its window is (nearly) closed is
+            # alive; unacknowledged window probes do not count as errors.
             self._error_count = 0
             for path in paths:
                 path.error_count = 0
