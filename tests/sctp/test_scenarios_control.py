@@ -500,3 +500,15 @@ def test_t5_shutdown_guard_ends_a_shutdown_the_peer_never_completes():
     assert closed.reason is CloseReason.SHUTDOWN_GUARD
     assert peer.now - start == pytest.approx(5 * 4.0)  # RFC 9260 section 9.2: 5 x RTO.Max
     assert any(isinstance(c, AbortChunk) for p in peer.receive() for c in p.chunks)
+
+
+def test_forward_tsn_without_pr_sctp_is_an_unrecognized_chunk_reported_by_its_type_bits():
+    peer = ScriptedPeer()
+    association = passive_setup(peer)  # the peer's INIT offered no PR-SCTP
+    peer.receive()
+    assert not association.peer_partial_reliability
+    peer.send(ForwardTsnChunk(2000, ()), DataChunk(1000, 0, 0, 0, b"still processed"))
+    chunks = [c for p in peer.receive() for c in p.chunks]
+    errors = [c for c in chunks if isinstance(c, ErrorChunk)]
+    assert errors and errors[0].causes[0].code == ErrorCause.UNRECOGNIZED_CHUNK_TYPE
+    assert [e.data for e in peer.of(MessageReceived)] == [b"still processed"]

@@ -1806,7 +1806,9 @@ class Association:
         if self._inbound is None:
             return None
         if not self.peer_partial_reliability:
-            # RFC 3758 section 3.3: not negotiated: a protocol violation... treat as unknown.
+            # Not negotiated, so not a chunk this association knows: its type bits (11) say
+            # skip and report (RFC 9260 section 3.2).
+            self._queue_control(ErrorChunk((Cause.unrecognized_chunk_type(chunk.serialize()),)))
             return None
         self._inbound.forward_tsn(chunk.new_cumulative_tsn, chunk.streams)
         self._sack_now = True  # RFC 3758 section 3.6: SACK at once
@@ -1817,7 +1819,7 @@ class Association:
         """RFC 6525 section 5.2: answer requests, apply responses."""
         assert isinstance(chunk, ReconfigChunk)
         if not self.peer_reconfig:
-            return None
+            return None  # not negotiated: type bits 10, skip silently (RFC 9260 section 3.2)
         responses: list[Param] = []
         for param in chunk.params:
             if isinstance(param, ReconfigResponse):
