@@ -208,6 +208,8 @@ class Inbound:
             while expected in pending:
                 self._hand_over(pending.pop(expected))
                 expected = (expected + 1) & SSN_MASK
+            if not pending:
+                del self._pending[stream]  # keeps the in-order fast path open
         self._next_ssn[stream] = expected
 
     def _hand_over(self, message: MessageReceived) -> None:
@@ -248,6 +250,8 @@ class Inbound:
                 while expected in pending:
                     self._hand_over(pending.pop(expected))
                     expected = (expected + 1) & SSN_MASK
+                if not pending:
+                    self._pending.pop(stream, None)
                 self._next_ssn[stream] = expected
 
     def reset_streams(self, streams: tuple[int, ...]) -> None:
