@@ -263,3 +263,23 @@ def test_d_o_8_8_zero_window_probing_goes_on_while_the_peer_answers():
     assert association.state is State.ESTABLISHED
     peer.send(SackChunk(probe.tsn, 65536))
     assert association.buffered_amount == 0
+
+
+def test_an_idle_path_halves_its_congestion_window_per_rto_down_to_4_mtu():
+    config = Configuration(random_bytes=seeded(12), initial_cwnd=40_000, heartbeats=False)
+    peer = ScriptedPeer(config)
+    association = active_setup(peer)
+    association.send(b"x", now=peer.now)
+    (data,) = datas(peer.receive())
+    peer.send(SackChunk(data.tsn, 65536))
+    path = association._primary
+    assert path.cwnd == 40_000
+    peer.advance(2.5)  # two and a half RTOs of silence
+    association.send(b"y", now=peer.now)
+    (data,) = datas(peer.receive())
+    assert path.cwnd == 10_000
+    peer.send(SackChunk(data.tsn, 65536))
+    peer.advance(60.0)
+    association.send(b"z", now=peer.now)
+    peer.receive()
+    assert path.cwnd == 4 * path.max_packet

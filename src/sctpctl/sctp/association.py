@@ -2074,6 +2074,8 @@ class Association:
             return packet, size
         path = primary
         limit = path.max_packet
+        if not path.flight and path.last_data is not None and now - path.last_data > path.rto:
+            path.decay_idle_window(now)
         bursts = 0
         # Section 6.1 D, Max.Burst: at most that many packets of new data beyond those the
         # acknowledgements since the last flush took out of the network. A peer (or a driver)
@@ -2137,7 +2139,7 @@ class Association:
                 path.rtt_sent = now
             if path.t3 is None:
                 path.t3 = now + path.rto
-        path.last_sent = now
+        path.last_sent = path.last_data = now
         return packet, size
 
     def _send_retransmissions(

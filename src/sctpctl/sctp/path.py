@@ -27,6 +27,7 @@ class Path:
         "heartbeat_at",
         "heartbeat_nonce",
         "heartbeat_sent",
+        "last_data",
         "last_sent",
         "max_packet",
         "mtu",
@@ -64,6 +65,8 @@ class Path:
         self.heartbeat_nonce: bytes | None = None
         self.heartbeat_sent = 0.0
         self.last_sent = 0.0
+        self.last_data: float | None = None
+        "When DATA last went to this path (for the idle-window rule)."
         self.rtt_tsn: int | None = None
         self.rtt_sent = 0.0
 
@@ -105,6 +108,18 @@ class Path:
         # C4 clock granularity G is taken as 1 ms; C6/C7 clamp to RTO.Min and RTO.Max.
         rto = self.srtt + max(0.001, 4 * self.rttvar)
         self.rto = min(max(rto, config.rto_min), config.rto_max)
+
+    def decay_idle_window(self, now: float) -> None:
+        """RFC 9260 section 7.2.1: a path that sent no data for an RTO halves its cwnd, down to
+        4 MTU, once per RTO of silence."""
+        if self.last_data is None:
+            return
+        floor = 4 * self.max_packet
+        periods = int((now - self.last_data) / self.rto)
+        for _ in range(min(periods, 32)):
+            if self.cwnd <= floor:
+                break
+            self.cwnd = max(self.cwnd // 2, floor)
 
     def back_off(self) -> None:
         """RFC 9260 section 6.3.3 E2: RTO doubles on expiry, capped at RTO.Max."""
