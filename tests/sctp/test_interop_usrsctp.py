@@ -174,14 +174,19 @@ def test_discard_server_takes_a_thousand_messages_and_shuts_down_cleanly():
         _stop(process)
 
 
-@pytest.mark.parametrize(("size", "count"), [(1024, 500), (256 * 1024, 8)])
-def test_tsctp_client_sends_to_an_sctpctl_listener_and_shuts_down(size: int, count: int):
+@pytest.mark.parametrize(
+    ("size", "count", "unordered"),
+    [(1024, 500, False), (256 * 1024, 8, False), (100 * 1024, 6, True)],
+)
+def test_tsctp_client_sends_to_an_sctpctl_listener_and_shuts_down(
+    size: int, count: int, unordered: bool
+):
     driver = UdpDriver(Endpoint(CONFIG))
     driver.endpoint.listen(5001)
     process = _start(
         str(USRSCTP / "tsctp"),
         *("-E", str(free_udp_port()), "-U", str(driver.port), "-p", "5001"),
-        *("-l", str(size), "-n", str(count), "127.0.0.1"),
+        *("-l", str(size), "-n", str(count), *(["-u"] if unordered else []), "127.0.0.1"),
     )
     try:
 
@@ -191,6 +196,7 @@ def test_tsctp_client_sends_to_an_sctpctl_listener_and_shuts_down(size: int, cou
         driver.run(lambda: bool(closed()), timeout=60)
         messages = [e for _, e in driver.events if isinstance(e, MessageReceived)]
         assert [len(m.data) for m in messages] == [size] * count
+        assert all(m.unordered is unordered for m in messages)
         assert closed()[0].reason is CloseReason.SHUTDOWN
         process.wait(timeout=10)
         assert f"Sending of {count} messages of length {size}" in _stop(process)
