@@ -201,3 +201,30 @@ def test_a_standalone_association_talks_to_an_endpoint():
             client.receive_packet(data, source=Address("192.0.2.9"), now=now)
     assert client.state is State.ESTABLISHED
     assert isinstance(client.next_event(), AssociationEstablished)
+
+
+def test_a_peer_can_come_back_while_its_aborted_association_awaits_its_last_event():
+    pair = Pair()
+    association = pair.connect()
+    pair.run(lambda: association.state is State.ESTABLISHED)
+    server_side = pair.server_events[0][0]
+    pair.auto_drain = False  # the server application takes no event for now
+    server_side.abort(now=pair.now)
+    for _ in range(5):
+        pair.step()
+    assert association.closed  # the client got the ABORT
+    again = pair.client.connect(
+        pair.addresses[id(pair.server)],
+        SERVER_PORT,
+        now=pair.now,
+        local_port=association.local_port,
+    )
+    for _ in range(20):
+        pair.step()
+    assert again.state is State.ESTABLISHED
+    again.send(b"second life", now=pair.now)
+    for _ in range(20):
+        pair.step()
+    pair.drain()
+    assert any(e.data == b"second life" for e in pair.events("s", MessageReceived))
+    assert again.state is State.ESTABLISHED

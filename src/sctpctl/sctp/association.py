@@ -352,6 +352,7 @@ class Association:
         self.on_event: Callable[[Association], None] | None = None
         "Called when an event is queued while the queue was empty (the endpoint's hook)."
         self.on_paths_changed: Callable[[Association], None] | None = None
+        "Called when peer addresses were added (the endpoint indexes them for demultiplexing)."
 
         self.local_tag = config.random_u32(nonzero=True)
         self.peer_tag = 0
@@ -1369,8 +1370,7 @@ class Association:
         for host in same_family(self._primary.address.host, addresses)[1:]:
             if host not in self._paths:
                 self._add_path(Address(host, self._primary.address.udp_port), confirmed=False)
-        if self.on_paths_changed is not None:
-            self._notify_paths()
+        self._notify_paths()
 
     def _on_cookie_ack(self, chunk: Chunk, source: Address, tag: int, now: float) -> bool | None:
         self._t1 = None

@@ -124,9 +124,12 @@ class Endpoint:
         self._index(association)
 
     def _index(self, association: Association) -> None:
+        by_key = self._by_key
         for address in association.peer_addresses:
             key = (association.local_port, association.peer_port, address.host)
-            self._by_key.setdefault(key, association)
+            existing = by_key.get(key)
+            if existing is None or existing.closed:  # a closed one may await its last event
+                by_key[key] = association
 
     def _unindex(self, association: Association) -> None:
         for address in association.peer_addresses:
