@@ -88,7 +88,8 @@ class Endpoint:
             raise LocalProtocolError(f"port {port} is not in 1-65535")
         if local_port is None:
             local_port = self._ephemeral_port(port, address.host)
-        if (local_port, port, address.host) in self._by_key:
+        existing = self._by_key.get((local_port, port, address.host))
+        if existing is not None and not existing.closed:
             raise LocalProtocolError(
                 f"an association {local_port} -> {address.host}:{port} exists already"
             )
@@ -108,7 +109,8 @@ class Endpoint:
         start = int.from_bytes(self.config.random_bytes(2), "big") % _EPHEMERAL_COUNT
         for i in range(_EPHEMERAL_COUNT):
             candidate = _EPHEMERAL_FIRST + (start + i) % _EPHEMERAL_COUNT
-            if candidate not in self._listening and (candidate, port, host) not in self._by_key:
+            existing = self._by_key.get((candidate, port, host))
+            if candidate not in self._listening and (existing is None or existing.closed):
                 return candidate
         raise LocalProtocolError("no free local port")
 
