@@ -38,7 +38,7 @@ def test_each_published_version_is_rendered_as_documented(version: IgnitionVersi
 def test_rendered_objects_enable_sctp_on_rhcos(version: IgnitionVersion) -> None:
     reading = read_machineconfig(render_sctp_machineconfig(ignition=version))
     assert reading.problems == ()
-    assert sctp_boot_effect(reading).state is BootState.LOADED_AT_BOOT
+    assert sctp_boot_effect(reading.files).state is BootState.LOADED_AT_BOOT
 
 
 def test_role_and_name_are_applied() -> None:
@@ -95,4 +95,4 @@ def test_boot_effect_on_an_rhcos_node(files: dict[str, str], state: BootState) -
             ]
         },
     }
-    assert sctp_boot_effect(read_ignition(config)).state is state
+    assert sctp_boot_effect(read_ignition(config).files).state is state

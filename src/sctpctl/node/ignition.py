@@ -127,7 +127,11 @@ class IgnitionReading:
 
     version: IgnitionVersion | None
     files: tuple[IgnitionFile, ...] = ()
+    "The files the operator would write (entries without errors)."
     problems: tuple[IgnitionProblem, ...] = field(default=())
+    attempted: tuple[IgnitionFile, ...] = ()
+    """Every entry with a usable path, errors elsewhere in it or not, with its contents when they
+    decode: what the author meant to write, for checks of the contents themselves."""
 
     @property
     def errors(self) -> tuple[IgnitionProblem, ...]:
@@ -177,8 +181,9 @@ def read_ignition(config: Any, *, base: ConfigPath = ()) -> IgnitionReading:
     version = reader.version(config)
     if version is None:
         return IgnitionReading(None, (), tuple(reader.problems))
-    files = tuple(reader.files(config, version))
-    return IgnitionReading(version, files, tuple(reader.problems))
+    attempted = tuple(reader.files(config, version))
+    files = tuple(f for f in attempted if f.entry not in reader.failed)
+    return IgnitionReading(version, files, tuple(reader.problems), attempted)
 
 
 def read_machineconfig(obj: Mapping[str, Any]) -> IgnitionReading:
@@ -201,6 +206,8 @@ class _Reader:
     def __init__(self, base: ConfigPath) -> None:
         self.base = base
         self.problems: list[IgnitionProblem] = []
+        self.failed: set[ConfigPath] = set()
+        "Entries (full paths) with an error."
 
     def add(
         self, path: ConfigPath, kind: ProblemKind, message: str, level: Level = Level.ERROR
@@ -280,8 +287,9 @@ class _Reader:
                 "overwrite: true needs contents.source (Ignition 3 will not replace a file "
                 "with nothing)",
             )
-        failed = any(p.level is Level.ERROR for p in self.problems[before:])
-        if failed or path is None:
+        if any(p.level is Level.ERROR for p in self.problems[before:]):
+            self.failed.add(self.base + where)
+        if path is None:
             return None
         return IgnitionFile(path, mode, contents, overwrite, self.base + where)
 

@@ -17,12 +17,12 @@ same to all of them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sctpctl.node.dataurl import encode_data_url
-from sctpctl.node.ignition import IgnitionReading, IgnitionVersion
+from sctpctl.node.ignition import IgnitionFile, IgnitionVersion
 from sctpctl.node.modules import (
     RHCOS_BLACKLIST_PATH,
     RHCOS_MODPROBE_D,
@@ -133,14 +133,14 @@ def _file(style: _Style, path: str, source: str, verification: bool) -> dict[str
 
 
 def sctp_boot_effect(
-    reading: IgnitionReading, base_modprobe_d: Mapping[str, str] = RHCOS_MODPROBE_D
+    files: Iterable[IgnitionFile], base_modprobe_d: Mapping[str, str] = RHCOS_MODPROBE_D
 ) -> ModuleBootConfig:
     """The sctp boot state of a node that starts from ``base_modprobe_d`` (RHCOS by default) and
-    gets the files of ``reading`` written over it."""
+    gets ``files`` (usually ``read_machineconfig(mc).files``) written over it."""
     modprobe_d = dict(base_modprobe_d)
     modules_load_d: dict[str, str] = {}
     targets = {MODPROBE_DIR: modprobe_d, MODULES_LOAD_DIR: modules_load_d}
-    for file in reading.files:
+    for file in files:
         directory, _, _ = file.path.rpartition("/")
         target = targets.get(directory + "/")
         if target is None:
