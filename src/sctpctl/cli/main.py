@@ -16,7 +16,9 @@ from rich.logging import RichHandler
 from sctpctl import __version__
 from sctpctl.cli.demo import demo
 from sctpctl.cli.errors import CommandError
+from sctpctl.cli.lint import lint
 from sctpctl.cli.output import ColorMode, Settings, make_console
+from sctpctl.cli.render import render
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -69,7 +71,7 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (demo,)
+COMMANDS: tuple[click.Command, ...] = (demo, lint, render)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:
