@@ -559,3 +559,9 @@ def test_unrelated_machineconfigs_are_not_held_to_the_sctp_rules() -> None:
         """
     )
     assert findings_of(chrony) == []
+
+
+def test_a_null_protocol_means_tcp_and_is_no_spelling_mistake() -> None:
+    text = SERVER_POD.replace("protocol: SCTP", "protocol: null")
+    assert findings_of(text) == []
+    assert findings_of(policy("[{protocol: null, port: 80}]")) == []

@@ -233,7 +233,7 @@ def _wrong_contents(document: Document, reading: IgnitionReading) -> Iterator[Fi
     for file in reading.attempted:
         if file.contents is None:
             continue  # no source, or one that does not decode (reported by mc-data-url already)
-        text = (file.contents or b"").decode("utf-8", errors="replace")
+        text = file.contents.decode("utf-8", errors="replace")
         directory = file.path.rpartition("/")[0] + "/"
         where: FieldPath = (*file.entry, "contents", "source")
         if directory == MODPROBE_DIR and file.path.endswith(".conf"):

@@ -99,13 +99,13 @@ def protocol_fields(inventory: Inventory) -> Iterator[tuple[Document, FieldPath,
                 yield template.document, (*cport.path, "protocol"), raw
     for service in inventory.of_kind("Service"):
         for path, port in entries(service.obj, ("spec", "ports")):
-            if "protocol" in port:
+            if port.get("protocol") is not None:  # null is the same as omitted: TCP
                 yield service, (*path, "protocol"), port["protocol"]
     for policy in inventory.of_kind("NetworkPolicy"):
         for direction in ("ingress", "egress"):
             for rule_path, rule in entries(policy.obj, ("spec", direction)):
                 for port_path, port in entries(rule, ("ports",)):
-                    if "protocol" in port:
+                    if port.get("protocol") is not None:
                         yield policy, (*rule_path, *port_path, "protocol"), port["protocol"]
 
 
