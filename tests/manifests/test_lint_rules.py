@@ -565,3 +565,19 @@ def test_a_null_protocol_means_tcp_and_is_no_spelling_mistake() -> None:
     text = SERVER_POD.replace("protocol: SCTP", "protocol: null")
     assert findings_of(text) == []
     assert findings_of(policy("[{protocol: null, port: 80}]")) == []
+
+
+@pytest.mark.parametrize(
+    ("selector", "selects"),
+    [
+        ("{matchLabels: {app: server}}", True),
+        ("{matchExpressions: [{key: app, operator: In, values: [server, other]}]}", True),
+        ("{matchExpressions: [{key: app, operator: NotIn, values: [other]}]}", True),
+        ("{matchExpressions: [{key: app, operator: Exists}]}", True),
+        ("{matchLabels: {app: server, tier: db}}", False),
+        ("{matchExpressions: [{key: app, operator: DoesNotExist}]}", False),
+    ],
+)
+def test_policies_select_pods_with_every_selector_form(selector: str, selects: bool) -> None:
+    text = SERVER_POD + "---\n" + policy("[{port: 30102}]", pod_selector=selector)
+    assert bool(findings_of(text)) is selects

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sctpctl.manifests.loader import Document, FieldPath
-from sctpctl.netpol.selectors import Selector, SelectorError
+from sctpctl.netpol.selectors import Operator, Selector, SelectorError
 
 POD_SPEC_PATHS: Mapping[str, FieldPath] = {
     "Pod": ("spec",),
@@ -51,9 +51,10 @@ class ContainerPort:
     "``hostPort`` as written, or ``None``."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PodTemplate:
-    """A pod, or the template of pods a workload creates."""
+    """A pod, or the template of pods a workload creates (compared by identity: two workloads
+    with equal templates are still two)."""
 
     document: Document
     spec_path: FieldPath
@@ -78,6 +79,9 @@ class PodTemplate:
 class Inventory:
     documents: list[Document]
     templates: list[PodTemplate] = field(default_factory=list)
+    by_namespace: dict[str, list[PodTemplate]] = field(default_factory=dict)
+    by_label: dict[tuple[str, str, str], list[PodTemplate]] = field(default_factory=dict)
+    "Templates by (namespace, label key, label value)."
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
@@ -87,6 +91,10 @@ class Inventory:
             template = pod_template(document)
             if template is not None:
                 inventory.templates.append(template)
+                inventory.by_namespace.setdefault(template.namespace, []).append(template)
+                for key, value in template.labels.items():
+                    index = (template.namespace, key, value)
+                    inventory.by_label.setdefault(index, []).append(template)
             if document.kind == "Namespace" and document.name:
                 labels = _labels(document.obj.get("metadata"))
                 inventory.namespace_labels[document.name] = labels
@@ -96,9 +104,14 @@ class Inventory:
         return (d for d in self.documents if d.kind == kind)
 
     def templates_in(self, namespace: str, selector: Selector) -> list[PodTemplate]:
-        return [
-            t for t in self.templates if t.namespace == namespace and selector.matches(t.labels)
-        ]
+        candidates = self.by_namespace.get(namespace, [])
+        for requirement in selector.requirements:
+            # an equality term narrows the search through the label index before full matching
+            if requirement.operator is Operator.IN and len(requirement.values) == 1:
+                (value,) = requirement.values
+                candidates = self.by_label.get((namespace, requirement.key, value), [])
+                break
+        return [t for t in candidates if selector.matches(t.labels)]
 
     def labels_of_namespace(self, name: str) -> dict[str, str]:
         labels = dict(self.namespace_labels.get(name, {}))

@@ -82,20 +82,25 @@ def check_netpol_port_protocol(inventory: Inventory, options: LintOptions) -> It
 
 def check_netpol_sctp_only(inventory: Inventory, options: LintOptions) -> Iterator[Finding]:
     policies = list(inventory.of_kind("NetworkPolicy"))
+    # which policies select each pod template: computed once, the input may be large
+    selecting: dict[int, list[Document]] = {}
+    for policy in policies:
+        for template in _selected(inventory, policy):
+            selecting.setdefault(id(template), []).append(policy)
     for policy in policies:
         for policy_type, field, _ in DIRECTIONS:
             if policy_type not in policy_types(policy) or not _allows_only_sctp(policy, field):
                 continue
-            others = [
-                p
-                for p in policies
-                if p is not policy
-                and namespace_of(p) == namespace_of(policy)
-                and policy_type in policy_types(p)
-            ]
             if field == "ingress":
-                yield from _sctp_only_ingress(inventory, policy, others)
+                yield from _sctp_only_ingress(inventory, policy, selecting)
             else:
+                others = [
+                    p
+                    for p in policies
+                    if p is not policy
+                    and namespace_of(p) == namespace_of(policy)
+                    and policy_type in policy_types(p)
+                ]
                 yield from _sctp_only_egress(policy, others)
 
 
@@ -111,11 +116,15 @@ def policy_types(policy: Document) -> set[str]:
 
 
 def _sctp_only_ingress(
-    inventory: Inventory, policy: Document, others: list[Document]
+    inventory: Inventory, policy: Document, selecting: Mapping[int, list[Document]]
 ) -> Iterator[Finding]:
     blocked: list[str] = []
     for template in _selected(inventory, policy):
-        covering = [o for o in others if template in _selected(inventory, o)]
+        covering = [
+            o
+            for o in selecting.get(id(template), [])
+            if o is not policy and "Ingress" in policy_types(o)
+        ]
         for port in template.ports:
             if port.protocol == "SCTP":
                 continue
