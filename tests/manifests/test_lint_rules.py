@@ -396,6 +396,13 @@ CASES: list[tuple[str, str, str, int, str]] = [
         10,
         mc(),
     ),
+    (
+        "mc-sctp-files",
+        "blacklist file listed without a source",
+        mc().replace('overwrite: true\n          contents: {source: "data:,"}', ""),
+        11,
+        mc(),
+    ),
     ("mc-mode", "decimal 644", mc(mode="644"), 12, mc(mode="0644")),
     ("mc-mode", "decimal 755", mc(mode="755"), 12, mc(mode="493")),
     (

@@ -96,3 +96,24 @@ def test_boot_effect_on_an_rhcos_node(files: dict[str, str], state: BootState) -
         },
     }
     assert sctp_boot_effect(read_ignition(config).files).state is state
+
+
+def test_a_file_without_source_keeps_or_empties_the_node_file() -> None:
+    def state(version: str, **entry: object) -> BootState:
+        files = [
+            {"path": "/etc/modprobe.d/sctp-blacklist.conf", **entry},
+            {"path": "/etc/modules-load.d/sctp.conf", "contents": {"source": "data:,sctp"}},
+        ]
+        if version.startswith("2"):
+            for file in files:
+                file["filesystem"] = "root"
+        config = {"ignition": {"version": version}, "storage": {"files": files}}
+        reading = read_ignition(config)
+        assert reading.ok, reading.problems
+        return sctp_boot_effect(reading.files).state
+
+    # 3.x without source and without overwrite: RHCOS's blacklist stays
+    assert state("3.2.0") is BootState.BLACKLISTED
+    # 2.2.0 overwrites by default: the file is replaced by an empty one
+    assert state("2.2.0") is BootState.LOADED_AT_BOOT
+    assert state("2.2.0", overwrite=False) is BootState.BLACKLISTED

@@ -114,7 +114,9 @@ class IgnitionFile:
     mode: int
     "Permission bits as an integer (0o644 is 420)."
     contents: bytes | None
-    "Decoded (and decompressed) bytes; ``None`` when no source is given (an existing file stays)."
+    """Decoded (and decompressed) bytes; ``None`` when no source is given: then an existing file
+    stays as it is, unless ``overwrite`` replaces it with an empty one (2.x only: in 3.x
+    overwrite without a source is an error)."""
     overwrite: bool
     "Whether whatever exists at the path is replaced."
     entry: ConfigPath

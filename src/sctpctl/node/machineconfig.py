@@ -145,8 +145,10 @@ def sctp_boot_effect(
         target = targets.get(directory + "/")
         if target is None:
             continue  # kmod and systemd read only the files directly in these directories
-        if file.contents is None:
+        if file.contents is None and not file.overwrite:
             target.setdefault(file.path, "")  # no source: an existing file is left as it is
+        elif file.contents is None:
+            target[file.path] = ""  # replaced by an empty file
         else:
             target[file.path] = file.contents.decode("utf-8", errors="replace")
     return module_boot_state(modprobe_d, modules_load_d)

@@ -230,9 +230,21 @@ def _read_at_boot(path: str) -> bool:
 
 def _wrong_contents(document: Document, reading: IgnitionReading) -> Iterator[Finding]:
     effect = sctp_boot_effect(reading.attempted)
+    kept = {f.path: f for f in reading.attempted if f.contents is None and not f.overwrite}
+    for line in effect.blocked_by:
+        file = kept.get(line.file)
+        if file is not None and dig(document.obj, (*file.entry, "contents", "source")) is None:
+            yield finding(
+                MC_SCTP_FILES,
+                document,
+                file.entry,
+                f"{file.path} is listed without contents.source or overwrite, so the node's own "
+                f"file stays, and it says {line.text!r}",
+                "set overwrite: true and contents.source: 'data:,'",
+            )
     for file in reading.attempted:
         if file.contents is None:
-            continue  # no source, or one that does not decode (reported by mc-data-url already)
+            continue  # no source (above), or one that does not decode (reported already)
         text = file.contents.decode("utf-8", errors="replace")
         directory = file.path.rpartition("/")[0] + "/"
         where: FieldPath = (*file.entry, "contents", "source")
