@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -385,7 +385,7 @@ class KubernetesClient:
         field_selector: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         path = await self._path(api_version, kind, namespace=namespace)
         query: list[tuple[str, Any]] = [("watch", "true"), ("allowWatchBookmarks", "true")]
         for key, value in (
