@@ -1,0 +1,314 @@
+"""An in-memory cluster behind sctpctl's Client interface, with a network that obeys policies.
+
+Objects are kept as the API server would (pods are Running with an address at once, Services
+get a ClusterIP and a NodePort, EndpointSlices follow the Service's pods), and ``exec`` runs a
+model of ``sctpctl connect`` and ``sctpctl probe``: the answer depends on the NetworkPolicy
+engine evaluated on the objects (so a policy the test adds really drops traffic), on whether
+the target pod's node has SCTP, and on whether the target runs a listener on that port. Hooks
+let a test break things: a plugin that ignores policies, exec transport failures, a node
+without SCTP.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import itertools
+import json
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any
+
+from sctpctl.k8s.client import ExecResult, Obj, ObjectList, ResourceInfo, WatchEvent
+from sctpctl.k8s.errors import AlreadyExists, K8sError, NotFound
+from sctpctl.netpol import Protocol, Traffic, cluster_from_objects, evaluate, pod_endpoint
+from sctpctl.netpol.traffic import Endpoint
+from sctpctl.outcomes import Outcome
+
+NODES = {"master-0": "198.18.0.10", "worker-0": "198.18.0.11", "worker-1": "198.18.0.12"}
+
+
+def node_object(name: str, address: str) -> Obj:
+    role = "master" if name.startswith("master") else "worker"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {f"node-role.kubernetes.io/{role}": ""}},
+        "spec": {},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": address}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+
+
+class FakeCluster:
+    def __init__(self, nodes: dict[str, str] | None = None) -> None:
+        self.objects: dict[tuple[str, str, str], Obj] = {}
+        self.version = itertools.count(1)
+        self.pod_ips = itertools.count(2)
+        self.sctp_nodes: set[str] = {"worker-0", "worker-1"}
+        self.enforce_policies = True
+        self.exec_failures = 0
+        "The next N execs fail in transport (the API server dropped them)."
+        self.execs: list[list[str]] = []
+        self.on_create: list[Callable[[Obj], None]] = []
+        for name, address in (nodes or NODES).items():
+            self._store(node_object(name, address))
+
+    # --- storage ------------------------------------------------------------------------------
+
+    def _key(self, obj: Obj) -> tuple[str, str, str]:
+        meta = obj["metadata"]
+        return obj["kind"], meta.get("namespace") or "", meta["name"]
+
+    def _store(self, obj: Obj) -> Obj:
+        obj["metadata"]["resourceVersion"] = str(next(self.version))
+        self.objects[self._key(obj)] = obj
+        return copy.deepcopy(obj)
+
+    def of_kind(self, kind: str, namespace: str | None = None) -> list[Obj]:
+        return [
+            o
+            for (k, ns, _), o in self.objects.items()
+            if k == kind and (namespace is None or ns == namespace)
+        ]
+
+    async def resource(self, api_version: str, kind: str) -> ResourceInfo:
+        return ResourceInfo(
+            api_version, kind, kind.lower() + "s", kind not in ("Node", "Namespace")
+        )
+
+    async def get(
+        self, api_version: str, kind: str, name: str, *, namespace: str | None = None
+    ) -> Obj:
+        found = self.objects.get((kind, namespace or "", name))
+        if found is None:
+            raise NotFound({"code": 404, "message": f"{kind} {name} not found"}, code=404)
+        return copy.deepcopy(found)
+
+    async def list(
+        self, api_version: str, kind: str, *, namespace: str | None = None,
+        label_selector: str | None = None, field_selector: str | None = None,
+    ) -> ObjectList:  # fmt: skip
+        items = [
+            copy.deepcopy(o) for o in self.of_kind(kind, namespace) if _matches(o, label_selector)
+        ]
+        return ObjectList(items, str(next(self.version)))
+
+    async def create(
+        self, body: Obj, *, namespace: str | None = None, dry_run: bool = False
+    ) -> Obj:
+        obj = copy.deepcopy(body)
+        if namespace and not obj["metadata"].get("namespace"):
+            obj["metadata"]["namespace"] = namespace
+        if self._key(obj) in self.objects:
+            raise AlreadyExists({"code": 409, "reason": "AlreadyExists"}, code=409)
+        kind = obj["kind"]
+        if kind == "Namespace":
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj[
+                "metadata"
+            ]["name"]
+        elif kind == "Pod":
+            self._start(obj)
+        elif kind == "Service":
+            obj["spec"]["clusterIP"] = "172.30.0.10"
+            for port in obj["spec"]["ports"]:
+                port["nodePort"] = 30500
+        stored = self._store(obj)
+        if kind == "Pod":
+            self._endpoints()
+        for hook in self.on_create:
+            hook(copy.deepcopy(obj))
+        return stored
+
+    def _start(self, pod: Obj) -> None:
+        spec = pod["spec"]
+        node = spec.get("nodeName") or "worker-0"
+        spec["nodeName"] = node
+        ip = (
+            NODES[node]
+            if spec.get("hostNetwork")
+            else f"10.128.{2 + list(NODES).index(node) * 2}.{next(self.pod_ips)}"
+        )
+        statuses = []
+        for container in spec["containers"]:
+            args = [*container.get("command", []), *container.get("args", [])]
+            if "listen" in args and node not in self.sctp_nodes:
+                state: dict[str, Any] = {"terminated": {"exitCode": 14, "reason": "Error"}}
+            else:
+                state = {"running": {"startedAt": "2026-11-27T08:00:00Z"}}
+            statuses.append(
+                {"name": container["name"], "state": state, "ready": "running" in state}
+            )
+        pod["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": NODES[node],
+                         "containerStatuses": statuses}  # fmt: skip
+
+    def _endpoints(self) -> None:
+        for service in self.of_kind("Service"):
+            namespace = service["metadata"]["namespace"]
+            selector = service["spec"].get("selector") or {}
+            pods = [p for p in self.of_kind("Pod", namespace) if _labels_match(p, selector)]
+            name = service["metadata"]["name"]
+            self._store({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": f"{name}-abcde", "namespace": namespace,
+                             "labels": {"kubernetes.io/service-name": name}},
+                "endpoints": [{"addresses": [p["status"]["podIP"]], "conditions": {"ready": True}}
+                              for p in pods],
+            })  # fmt: skip
+
+    async def replace(self, body: Obj, *, namespace: str | None = None) -> Obj:
+        return self._store(copy.deepcopy(body))
+
+    async def patch(self, *args: Any, **kwargs: Any) -> Obj:
+        raise NotImplementedError
+
+    async def apply(self, body: Obj, **kwargs: Any) -> Obj:
+        return self._store(copy.deepcopy(body))
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, *, namespace: str | None = None,
+        grace_period_seconds: int | None = None,
+    ) -> Obj:  # fmt: skip
+        found = self.objects.pop((kind, namespace or "", name), None)
+        if found is None:
+            raise NotFound({"code": 404}, code=404)
+        if kind == "Namespace":
+            for key in [k for k in self.objects if k[1] == name]:
+                del self.objects[key]
+        return found
+
+    async def delete_collection(self, api_version: str, kind: str, *, namespace: str | None = None,
+                                label_selector: str | None = None) -> list[Obj]:  # fmt: skip
+        gone = [o for o in self.of_kind(kind, namespace) if _matches(o, label_selector)]
+        for obj in gone:
+            del self.objects[self._key(obj)]
+        return gone
+
+    async def watch(self, api_version: str, kind: str, *, namespace: str | None = None,
+                    label_selector: str | None = None, field_selector: str | None = None,
+                    resource_version: str | None = None, timeout_seconds: int | None = None,
+                    ) -> AsyncGenerator[WatchEvent, None]:  # fmt: skip
+        # Everything here happens at once: the list already showed the final state.
+        for obj in self.of_kind(kind, namespace):
+            if _matches(obj, label_selector):
+                yield WatchEvent("MODIFIED", copy.deepcopy(obj))
+
+    async def logs(self, namespace: str, pod: str, **kwargs: Any) -> str:
+        return ""
+
+    async def close(self) -> None:
+        return None
+
+    # --- the network ----------------------------------------------------------------------------
+
+    def namespaces(self) -> list[str]:
+        return [o["metadata"]["name"] for o in self.of_kind("Namespace")]
+
+    def _pod_at(self, address: str) -> Obj | None:
+        for pod in self.of_kind("Pod"):
+            if pod["status"].get("podIP") == address and not pod["spec"].get("hostNetwork"):
+                return pod
+        return None
+
+    def _destination(self, host: str, port: int) -> tuple[Obj | None, int]:
+        """Where a packet to host:port ends: Service addresses lead to the server."""
+        for service in self.of_kind("Service"):
+            for entry in service["spec"]["ports"]:
+                if (host == service["spec"]["clusterIP"] and port == entry["port"]) or (
+                    host in NODES.values() and port == entry.get("nodePort")
+                ):
+                    selector = service["spec"]["selector"]
+                    namespace = service["metadata"]["namespace"]
+                    pods = [p for p in self.of_kind("Pod", namespace) if _labels_match(p, selector)]
+                    return (pods[0] if pods else None), entry["targetPort"]
+        return self._pod_at(host), port
+
+    def outcome(self, source: Obj, host: str, port: int, protocol: str) -> str:
+        target, target_port = self._destination(host, port)
+        if protocol == "SCTP" and source["spec"]["nodeName"] not in self.sctp_nodes:
+            return Outcome.NO_SCTP_LOCAL.value
+        if target is None:
+            return Outcome.REJECTED.value
+        if self.enforce_policies:
+            cluster = cluster_from_objects([*self.of_kind("Namespace"), *self.of_kind("Pod"),
+                                            *self.of_kind("NetworkPolicy")])  # fmt: skip
+            src = next(p for p in cluster.pods if p.name == source["metadata"]["name"]
+                       and p.namespace == source["metadata"]["namespace"])  # fmt: skip
+            dst = next(p for p in cluster.pods if p.name == target["metadata"]["name"]
+                       and p.namespace == target["metadata"]["namespace"])  # fmt: skip
+            source_end = (
+                Endpoint(None, ipaddress.ip_address(NODES[source["spec"]["nodeName"]]))
+                if source["spec"].get("hostNetwork") else pod_endpoint(src)
+            )  # fmt: skip
+            flow = Traffic(source_end, pod_endpoint(dst), Protocol(protocol), target_port)
+            if not evaluate(cluster, flow).allowed:
+                return Outcome.FILTERED.value
+        if protocol == "TCP":
+            return Outcome.CLOSED.value
+        if target["spec"]["nodeName"] not in self.sctp_nodes:
+            return Outcome.NO_SCTP_ON_TARGET.value
+        for container in target["spec"]["containers"]:
+            args = [*container.get("command", []), *container.get("args", [])]
+            if "listen" in args and str(target_port) in args:
+                return Outcome.OPEN.value
+        return Outcome.CLOSED.value
+
+    async def exec(self, namespace: str, pod: str, command: Sequence[str], *,
+                   container: str | None = None, stdin: bytes | None = None,
+                   timeout: float | None = None) -> ExecResult:  # noqa: ASYNC109  # fmt: skip
+        self.execs.append(list(command))
+        if self.exec_failures:
+            self.exec_failures -= 1
+            raise K8sError("exec ended without a status from the server")
+        source = self.objects[("Pod", namespace, pod)]
+        argv = list(command)
+        assert argv[0] == "sctpctl"
+        if argv[1] == "probe":
+            hosts, ports = argv[2].split(","), argv[argv.index("-p") + 1].split(",")
+            protocol = "TCP" if "--tcp" in argv else "SCTP"
+            rows = [{"host": h, "port": int(p), "outcome": self.outcome(source, h, int(p), protocol)}
+                    for h in hosts for p in ports]  # fmt: skip
+            if any(r["outcome"] == "no-sctp-local" for r in rows):
+                return ExecResult(
+                    14, b"", b"error: SCTP is not available in this network namespace\n"
+                )
+            words = {r["outcome"] for r in rows}
+            code = Outcome(words.pop()).exit_code if len(words) == 1 else 1
+            return ExecResult(int(code), json.dumps(rows).encode(), b"")
+        if argv[1] == "connect":
+            host, _, port = argv[2].rpartition(":")
+            word = self.outcome(source, host.strip("[]"), int(port), "SCTP")
+            if word == "no-sctp-local":
+                return ExecResult(
+                    14, b"", b"error: SCTP is not available in this network namespace\n"
+                )
+            size = int(argv[argv.index("--size") + 1]) if "--size" in argv else len(stdin or b"")
+            data = stdin or b""
+            messages = [
+                {"stream": int(argv[argv.index("--stream") + 1]) if "--stream" in argv else 0,
+                 "ppid": int(argv[argv.index("--ppid") + 1]) if "--ppid" in argv else 0,
+                 "unordered": "--unordered" in argv, "bytes": len(data[i:i + size])}
+                for i in range(0, len(data), size)
+            ] if word == "open" else []  # fmt: skip
+            document = {"outcome": word, "detail": "", "messages": messages}
+            return ExecResult(int(Outcome(word).exit_code), json.dumps(document).encode(), b"")
+        return ExecResult(127, b"", b"unknown command\n")
+
+
+def _labels_match(obj: Obj, wanted: dict[str, str]) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _matches(obj: Obj, selector: str | None) -> bool:
+    if not selector:
+        return True
+    labels = obj["metadata"].get("labels") or {}
+    for part in selector.split(","):
+        key, eq, value = part.partition("=")
+        if eq and labels.get(key) != value:
+            return False
+        if not eq and key not in labels:
+            return False
+    return True
