@@ -87,9 +87,14 @@ class FakeCluster:
         return copy.deepcopy(found)
 
     async def list(
-        self, api_version: str, kind: str, *, namespace: str | None = None,
-        label_selector: str | None = None, field_selector: str | None = None,
-    ) -> ObjectList:  # fmt: skip
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> ObjectList:
         items = [
             copy.deepcopy(o) for o in self.of_kind(kind, namespace) if _matches(o, label_selector)
         ]
@@ -140,8 +145,13 @@ class FakeCluster:
             statuses.append(
                 {"name": container["name"], "state": state, "ready": "running" in state}
             )
-        pod["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": NODES[node],
-                         "containerStatuses": statuses}  # fmt: skip
+        pod["status"] = {
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "hostIP": NODES[node],
+            "containerStatuses": statuses,
+        }
 
     def _endpoints(self) -> None:
         for service in self.of_kind("Service"):
@@ -149,13 +159,21 @@ class FakeCluster:
             selector = service["spec"].get("selector") or {}
             pods = [p for p in self.of_kind("Pod", namespace) if _labels_match(p, selector)]
             name = service["metadata"]["name"]
-            self._store({
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": f"{name}-abcde", "namespace": namespace,
-                             "labels": {"kubernetes.io/service-name": name}},
-                "endpoints": [{"addresses": [p["status"]["podIP"]], "conditions": {"ready": True}}
-                              for p in pods],
-            })  # fmt: skip
+            self._store(
+                {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": f"{name}-abcde",
+                        "namespace": namespace,
+                        "labels": {"kubernetes.io/service-name": name},
+                    },
+                    "endpoints": [
+                        {"addresses": [p["status"]["podIP"]], "conditions": {"ready": True}}
+                        for p in pods
+                    ],
+                }
+            )
 
     async def replace(self, body: Obj, *, namespace: str | None = None) -> Obj:
         return self._store(copy.deepcopy(body))
@@ -167,9 +185,14 @@ class FakeCluster:
         return self._store(copy.deepcopy(body))
 
     async def delete(
-        self, api_version: str, kind: str, name: str, *, namespace: str | None = None,
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        *,
+        namespace: str | None = None,
         grace_period_seconds: int | None = None,
-    ) -> Obj:  # fmt: skip
+    ) -> Obj:
         found = self.objects.pop((kind, namespace or "", name), None)
         if found is None:
             raise NotFound({"code": 404}, code=404)
@@ -178,17 +201,30 @@ class FakeCluster:
                 del self.objects[key]
         return found
 
-    async def delete_collection(self, api_version: str, kind: str, *, namespace: str | None = None,
-                                label_selector: str | None = None) -> list[Obj]:  # fmt: skip
+    async def delete_collection(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> list[Obj]:
         gone = [o for o in self.of_kind(kind, namespace) if _matches(o, label_selector)]
         for obj in gone:
             del self.objects[self._key(obj)]
         return gone
 
-    async def watch(self, api_version: str, kind: str, *, namespace: str | None = None,
-                    label_selector: str | None = None, field_selector: str | None = None,
-                    resource_version: str | None = None, timeout_seconds: int | None = None,
-                    ) -> AsyncGenerator[WatchEvent, None]:  # fmt: skip
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> AsyncGenerator[WatchEvent, None]:
         # Everything here happens at once: the list already showed the final state.
         for obj in self.of_kind(kind, namespace):
             if _matches(obj, label_selector):
@@ -231,16 +267,26 @@ class FakeCluster:
         if target is None:
             return Outcome.REJECTED.value
         if self.enforce_policies:
-            cluster = cluster_from_objects([*self.of_kind("Namespace"), *self.of_kind("Pod"),
-                                            *self.of_kind("NetworkPolicy")])  # fmt: skip
-            src = next(p for p in cluster.pods if p.name == source["metadata"]["name"]
-                       and p.namespace == source["metadata"]["namespace"])  # fmt: skip
-            dst = next(p for p in cluster.pods if p.name == target["metadata"]["name"]
-                       and p.namespace == target["metadata"]["namespace"])  # fmt: skip
+            cluster = cluster_from_objects(
+                [*self.of_kind("Namespace"), *self.of_kind("Pod"), *self.of_kind("NetworkPolicy")]
+            )
+            src = next(
+                p
+                for p in cluster.pods
+                if p.name == source["metadata"]["name"]
+                and p.namespace == source["metadata"]["namespace"]
+            )
+            dst = next(
+                p
+                for p in cluster.pods
+                if p.name == target["metadata"]["name"]
+                and p.namespace == target["metadata"]["namespace"]
+            )
             source_end = (
                 Endpoint(None, ipaddress.ip_address(NODES[source["spec"]["nodeName"]]))
-                if source["spec"].get("hostNetwork") else pod_endpoint(src)
-            )  # fmt: skip
+                if source["spec"].get("hostNetwork")
+                else pod_endpoint(src)
+            )
             flow = Traffic(source_end, pod_endpoint(dst), Protocol(protocol), target_port)
             if not evaluate(cluster, flow).allowed:
                 return Outcome.FILTERED.value
@@ -254,9 +300,16 @@ class FakeCluster:
                 return Outcome.OPEN.value
         return Outcome.CLOSED.value
 
-    async def exec(self, namespace: str, pod: str, command: Sequence[str], *,
-                   container: str | None = None, stdin: bytes | None = None,
-                   timeout: float | None = None) -> ExecResult:  # noqa: ASYNC109  # fmt: skip
+    async def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> ExecResult:
         self.execs.append(list(command))
         if self.exec_failures:
             self.exec_failures -= 1
@@ -267,8 +320,11 @@ class FakeCluster:
         if argv[1] == "probe":
             hosts, ports = argv[2].split(","), argv[argv.index("-p") + 1].split(",")
             protocol = "TCP" if "--tcp" in argv else "SCTP"
-            rows = [{"host": h, "port": int(p), "outcome": self.outcome(source, h, int(p), protocol)}
-                    for h in hosts for p in ports]  # fmt: skip
+            rows = [
+                {"host": h, "port": int(p), "outcome": self.outcome(source, h, int(p), protocol)}
+                for h in hosts
+                for p in ports
+            ]
             if any(r["outcome"] == "no-sctp-local" for r in rows):
                 return ExecResult(
                     14, b"", b"error: SCTP is not available in this network namespace\n"
@@ -285,12 +341,21 @@ class FakeCluster:
                 )
             size = int(argv[argv.index("--size") + 1]) if "--size" in argv else len(stdin or b"")
             data = stdin or b""
-            messages = [
-                {"stream": int(argv[argv.index("--stream") + 1]) if "--stream" in argv else 0,
-                 "ppid": int(argv[argv.index("--ppid") + 1]) if "--ppid" in argv else 0,
-                 "unordered": "--unordered" in argv, "bytes": len(data[i:i + size])}
-                for i in range(0, len(data), size)
-            ] if word == "open" else []  # fmt: skip
+            messages = (
+                [
+                    {
+                        "stream": int(argv[argv.index("--stream") + 1])
+                        if "--stream" in argv
+                        else 0,
+                        "ppid": int(argv[argv.index("--ppid") + 1]) if "--ppid" in argv else 0,
+                        "unordered": "--unordered" in argv,
+                        "bytes": len(data[i : i + size]),
+                    }
+                    for i in range(0, len(data), size)
+                ]
+                if word == "open"
+                else []
+            )
             document = {"outcome": word, "detail": "", "messages": messages}
             return ExecResult(int(Outcome(word).exit_code), json.dumps(document).encode(), b"")
         return ExecResult(127, b"", b"unknown command\n")
