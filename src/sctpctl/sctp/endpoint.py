@@ -56,6 +56,7 @@ class Endpoint:
         self._associations: list[Association] = []
         self._with_events: deque[Association] = deque()
         self._flagged: set[int] = set()
+        self._paused: set[int] = set()
         self._ready: list[tuple[bytes, Address]] = []
         self._next_id = 1
         self.dropped = 0
@@ -144,17 +145,36 @@ class Endpoint:
             self._flagged.add(association.id)
             self._with_events.append(association)
 
+    def pause_events(self, association: Association) -> None:
+        """Hold back ``association``'s events (``next_event`` skips it) until
+        ``resume_events``: its received messages stay in its receive window, so a reader that
+        falls behind closes the window and the peer stops sending (RFC 9260 section 6.2), while
+        the other associations of the endpoint go on."""
+        self._paused.add(association.id)
+
+    def resume_events(self, association: Association) -> None:
+        """Deliver ``association``'s events again, those held back first."""
+        self._paused.discard(association.id)
+        if association.has_events:
+            self._flag_events(association)
+
     def next_event(self) -> tuple[Association, AssociationEvent] | None:
-        """The next event of any association, with the association it belongs to."""
+        """The next event of any association whose events are not paused, with the association
+        it belongs to."""
         queue = self._with_events
         while queue:
             association = queue[0]
+            if association.id in self._paused:
+                queue.popleft()
+                self._flagged.discard(association.id)
+                continue
             event = association.next_event()
             if event is not None:
                 return association, event
             queue.popleft()
             self._flagged.discard(association.id)
             if association.closed:
+                self._paused.discard(association.id)
                 self._forget(association)
         return None
 
