@@ -264,3 +264,40 @@ def test_pausing_one_association_holds_its_messages_in_its_window_while_others_f
     )
     assert delivered[slow.local_port] == list(range(40))
     assert slow.state is State.ESTABLISHED
+
+
+def test_streams_can_be_chosen_per_listener_and_per_connect():
+    pair = Pair()
+    pair.server.listen(SERVER_PORT, outbound_streams=3)
+    association = pair.client.connect(
+        pair.addresses[id(pair.server)], SERVER_PORT, now=pair.now, outbound_streams=5
+    )
+    pair.run(lambda: association.state is State.ESTABLISHED)
+    pair.run(lambda: bool(pair.events("s", AssociationEstablished)))
+    pair.drain()
+    (client_side,) = pair.events("c", AssociationEstablished)
+    (server_side,) = pair.events("s", AssociationEstablished)
+    assert (client_side.outbound_streams, client_side.inbound_streams) == (5, 3)
+    assert (server_side.outbound_streams, server_side.inbound_streams) == (3, 5)
+    with pytest.raises(LocalProtocolError):
+        pair.server.listen(SERVER_PORT, outbound_streams=0)
+
+
+def test_a_listener_bound_to_one_address_answers_inits_to_others_as_a_closed_port():
+    config = Configuration(random_bytes=seeded(4))
+    target = Endpoint(Configuration(random_bytes=seeded(5)))
+    target.listen(SERVER_PORT, address="192.0.2.2")
+    answers = []
+    for tag, destination in ((0x1111, "192.0.2.2"), (0x2222, "192.0.2.3"), (0x3333, None)):
+        target.receive_packet(
+            probe_init(config, source_port=40001, destination_port=SERVER_PORT, initiate_tag=tag),
+            source=PEER,
+            destination=None if destination is None else Address(destination),
+            now=0.0,
+        )
+        (reply_data,) = [d for d, _ in target.packets_to_send(now=0.0)]
+        reply = classify_reply(reply_data, initiate_tag=tag)
+        assert reply is not None
+        answers.append(reply.answer)
+    # An unknown destination (an I/O layer that cannot tell) is accepted.
+    assert answers == [ProbeAnswer.INIT_ACK, ProbeAnswer.ABORT, ProbeAnswer.INIT_ACK]
