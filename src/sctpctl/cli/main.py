@@ -21,6 +21,7 @@ from sctpctl.cli.lint import lint
 from sctpctl.cli.output import ColorMode, Settings, make_console
 from sctpctl.cli.policy import policy
 from sctpctl.cli.render import render
+from sctpctl.cli.stack import stack
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -73,7 +74,7 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (lint, render, policy, lab, demo)
+COMMANDS: tuple[click.Command, ...] = (lint, render, policy, stack, lab, demo)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:

@@ -28,6 +28,7 @@ from sctpctl.sctp import (
     AssociationEstablished,
     AssociationEvent,
     AssociationRestarted,
+    CloseReason,
     Configuration,
     Endpoint,
     LocalProtocolError,
@@ -105,6 +106,7 @@ class InProcessAssociation(SctpAssociation):
         self._reader: asyncio.Future[None] | None = None
         self._writer: asyncio.Future[None] | None = None
         self._termination: Termination | None = None
+        self._abort_reason = ""
         self.established: asyncio.Future[None] = loop.create_future()
         self._closed = asyncio.Event()
 
@@ -151,7 +153,10 @@ class InProcessAssociation(SctpAssociation):
             self.inbound_streams = event.inbound_streams
         elif kind is AssociationClosed:
             assert isinstance(event, AssociationClosed)
-            self._terminate(termination_of(event))
+            termination = termination_of(event)
+            if event.reason is CloseReason.LOCAL_ABORT:
+                termination = replace(termination, detail=self._abort_reason)
+            self._terminate(termination)
 
     def _terminate(self, termination: Termination) -> None:
         if self._termination is not None:
@@ -268,6 +273,7 @@ class InProcessAssociation(SctpAssociation):
             return
         if self._paused:
             self._resume()
+        self._abort_reason = reason
         self._core.abort(reason.encode(), now=self._driver.now())
         self._driver.kick()
 
@@ -419,6 +425,18 @@ class InProcessStack(SctpStack):
         self._listeners.pop(port, None)
         self.endpoint.close_listener(port)
         self.driver.remove_acceptor(port)
+
+    @property
+    def associations(self) -> tuple[InProcessAssociation, ...]:
+        """The associations of this stack that have not ended."""
+        return tuple(self._handles)
+
+    async def probe_one(self, host: str, port: int, *, wait: float = 3.0) -> ProbeResult:
+        """One INIT probe (``probe`` runs many)."""
+        if self._prober is None:
+            self._prober = Prober(self.driver, udp_peer_port=self.udp_peer_port)
+        result = await self._prober.probe(await resolve(host), port, wait=wait)
+        return replace(result, host=host)
 
     async def probe(
         self,
