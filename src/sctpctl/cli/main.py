@@ -22,6 +22,7 @@ from sctpctl.cli.lint import lint
 from sctpctl.cli.listen import listen
 from sctpctl.cli.output import ColorMode, Settings, make_console
 from sctpctl.cli.policy import policy
+from sctpctl.cli.probe import probe
 from sctpctl.cli.render import render
 from sctpctl.cli.stack import stack
 from sctpctl.outcomes import ExitCode, Outcome
@@ -82,6 +83,7 @@ COMMANDS: tuple[click.Command, ...] = (
     policy,
     listen,
     connect,
+    probe,
     stack,
     lab,
     demo,
