@@ -183,3 +183,21 @@ async def test_watch_ends_at_its_timeout(registry: Registry) -> None:
         await collect(registry.watch(PODS, "default", resource_version="1", timeout=0.3), 9) == []
     )
     assert asyncio.get_running_loop().time() - start < 2
+
+
+async def test_peeked_objects_are_versions_that_later_writes_never_change(
+    registry: Registry,
+) -> None:
+    await registry.create(PODS, pod("peeked"), "default")
+    [before] = registry.peek(PODS, "default")
+    snapshot = dict(before["metadata"])
+    await registry.patch(
+        PODS, "peeked", {"metadata": {"labels": {"app": "changed"}}}, PatchType.MERGE, "default"
+    )
+    await registry.bind("default", "peeked", "worker-0")
+    await registry.delete(PODS, "peeked", "default")  # graceful: marks deletionTimestamp
+    assert before["metadata"] == snapshot
+    [after] = registry.peek(PODS, "default")
+    assert after is not before
+    assert after["metadata"]["labels"] == {"app": "changed"}
+    assert after["metadata"]["deletionTimestamp"]

@@ -690,9 +690,12 @@ class ApiServer:
             )
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         statuses += (pod.get("status") or {}).get("initContainerStatuses") or []
-        state = next((s.get("state") or {} for s in statuses if s.get("name") == container), {})
+        found: dict[str, Any] = next((s for s in statuses if s.get("name") == container), {})
+        state = found.get("state") or {}
         waiting = state.get("waiting")
-        if not state or (waiting is not None and verb == "log"):
+        # A container waiting to restart still has the log of its last run.
+        ran_before = bool((found.get("lastState") or {}).get("terminated"))
+        if not state or (waiting is not None and verb == "log" and not ran_before):
             reason = (waiting or {}).get("reason") or "ContainerCreating"
             raise errors.bad_request(
                 f'container "{container}" in pod "{route.name}" is waiting to start: {reason}'

@@ -159,6 +159,15 @@ class Registry:
         ]
         return ObjectList(items, self.store.resource_version)
 
+    def peek(self, rt: ResourceType, namespace: str | None = None) -> Objects:
+        """The stored objects of ``rt`` themselves, without copies, for in-process controllers
+        that only read them (a controller pass over every pod would otherwise copy them all).
+
+        Stored objects are never changed in place: every write stores a new dict. So a caller
+        holds one consistent version of each object, and must never modify it.
+        """
+        return self.store.items(rt.key, namespace if rt.namespaced else None)
+
     # --- writes -------------------------------------------------------------------------------
 
     def _decode(self, rt: ResourceType, body: Any) -> Object:

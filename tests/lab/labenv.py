@@ -1,0 +1,205 @@
+"""A whole lab for a test module: ``sctpctl lab up`` in a temporary state folder, the real kubectl
+against it, helpers to run things in pods and on the external host, and ``lab down`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.lab.harness import KUBECTL
+
+TCP_ECHO = (
+    "import socket,sys\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('', int(sys.argv[1]))); s.listen(16); print('listening', flush=True)\n"
+    "while True:\n"
+    "    c, peer = s.accept(); data = c.recv(1024)\n"
+    "    print('from', peer[0], data.decode(), flush=True); c.sendall(b'echo:' + data); c.close()\n"
+)
+"A TCP server for pods: answers ``echo:<data>`` and logs the peer address."
+
+TCP_CLIENT = (
+    "import socket,sys\n"
+    "try:\n"
+    "    address, timeout = (sys.argv[1], int(sys.argv[2])), float(sys.argv[3])\n"
+    "    c = socket.create_connection(address, timeout=timeout)\n"
+    "    c.sendall(sys.argv[4].encode()); print(c.recv(1024).decode())\n"
+    "except socket.timeout: print('timeout'); sys.exit(11)\n"
+    "except ConnectionRefusedError: print('refused'); sys.exit(10)\n"
+    "except OSError as e: print('error', e); sys.exit(12)\n"
+)
+"A TCP client: exit 0 with the answer, 10 refused, 11 timeout (dropped), 12 other errors."
+
+
+class Lab:
+    def __init__(self, root: Path, *, workers: int = 2, masters: int = 1) -> None:
+        self.root = root
+        self.state = root / "state"
+        self.home = root / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.workers = workers
+        self.masters = masters
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def sctpctl(
+        self, *args: str, check: bool = True, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "sctpctl", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "SCTPCTL_LAB_STATE": str(self.state), "NO_COLOR": "1"},
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"sctpctl {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+    def up(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.sctpctl(
+            "lab", "up", "--workers", str(self.workers), "--masters", str(self.masters),
+            "--reboot-seconds", "1", "--restart-backoff", "1", *extra,
+        )  # fmt: skip
+
+    def down(self) -> subprocess.CompletedProcess[str]:
+        return self.sctpctl("lab", "down", check=False)
+
+    def config(self) -> dict[str, Any]:
+        return json.loads((self.state / "lab.json").read_text())
+
+    @property
+    def prefix(self) -> str:
+        return f"sctplab-{self.config()['lab_id']}"
+
+    def namespaces(self) -> list[str]:
+        found = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return [line.split()[0] for line in found.splitlines() if line.startswith(self.prefix)]
+
+    # --- kubectl ------------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "KUBECONFIG": str(self.state / "kubeconfig"),
+            "KUBECACHEDIR": str(self.home / "cache"),
+        }
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [KUBECTL, *args], input=input, capture_output=True, text=True, env=self.env(),
+            timeout=timeout, cwd=self.root,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def jsonpath(self, *args: str, path: str) -> str:
+        return self.kubectl(*args, "-o", f"jsonpath={path}").stdout
+
+    def wait_for(self, what: Callable[[], Any], *, timeout: float = 30, message: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = what()
+            if last:
+                return last
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting: {message} (last: {last!r})")
+
+    def pod_ready(self, name: str, namespace: str = "default") -> None:
+        self.kubectl(
+            "wait", "-n", namespace, "--for=condition=Ready", f"pod/{name}", "--timeout=60s"
+        )
+
+    def exec(
+        self, pod: str, *command: str, namespace: str = "default", timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        return self.kubectl(
+            "exec", "-n", namespace, pod, "--", *command, check=False, timeout=timeout
+        )
+
+    def tcp(
+        self,
+        pod: str,
+        host: str,
+        port: int,
+        *,
+        namespace: str = "default",
+        message: str = "hi",
+        timeout: float = 2,
+    ) -> tuple[int, str]:
+        result = self.exec(
+            pod,
+            "python",
+            "-c",
+            TCP_CLIENT,
+            host,
+            str(port),
+            str(timeout),
+            message,
+            namespace=namespace,
+        )
+        return result.returncode, result.stdout.strip()
+
+    def node_nft(self, node: str, table: str) -> str:
+        """``nft list table ip TABLE`` inside a node's namespace."""
+        return subprocess.run(
+            ["ip", "netns", "exec", f"{self.prefix}-node-{node}",
+             "nft", "list", "table", "ip", table],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    def external(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run a program on the external host (198.18.0.200)."""
+        return subprocess.run(
+            ["ip", "netns", "exec", f"{self.prefix}-ext", *argv],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+
+def pod_manifest(
+    name: str,
+    command: list[str],
+    *,
+    labels: dict[str, str] | None = None,
+    node: str | None = None,
+    ports: list[dict[str, Any]] | None = None,
+    namespace: str = "default",
+    extra_spec: dict[str, Any] | None = None,
+) -> str:
+    spec: dict[str, Any] = {
+        "terminationGracePeriodSeconds": 2,
+        "containers": [
+            {"name": "main", "image": "registry.access.redhat.com/ubi9/ubi", "command": command}
+        ],
+    }
+    if ports:
+        spec["containers"][0]["ports"] = ports
+    if node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    spec.update(extra_spec or {})
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": name}},
+        "spec": spec,
+    }
+    return json.dumps(pod)
