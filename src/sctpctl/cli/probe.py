@@ -26,6 +26,7 @@ from sctpctl.tools.probe import (
     run_probe,
     summary,
 )
+from sctpctl.tools.tcpprobe import probe_tcp
 
 FORMATS = (OutputFormat.TABLE, OutputFormat.WIDE, OutputFormat.JSON, OutputFormat.YAML)
 
@@ -69,6 +70,11 @@ def _ports(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[in
     show_default=True,
     help="Probes in flight at once.",
 )
+@click.option(
+    "--tcp",
+    is_flag=True,
+    help="Probe TCP ports with a connect() instead (open, closed = RST, filtered, rejected).",
+)
 @stack_options
 @output_option(*FORMATS)
 def probe(
@@ -76,6 +82,7 @@ def probe(
     ports: tuple[int, ...],
     timeout: float,
     concurrency: int,
+    tcp: bool,
     userspace: str | None,
     udp_port: int,
     udp_peer_port: int,
@@ -86,12 +93,17 @@ def probe(
     Outcomes: open (INIT-ACK), closed (ABORT), filtered (no answer), rejected (ICMP
     unreachable), no-sctp-on-target (ICMP protocol unreachable). The exit code is the outcome's
     (0, 10, 11, 12, 13) when all targets agree, 1 when they differ, 14 without SCTP here.
+    With --tcp the same words for TCP (closed: RST), without needing SCTP.
     -o json prints a list of {"host", "port", "outcome"} objects.
     """
     options = ProbeOptions(hosts, ports, timeout, concurrency)
     choice = stack_choice(userspace, udp_port, udp_peer_port)
+    if tcp and userspace:
+        raise click.BadParameter("--tcp uses the kernel's TCP", param_hint="--userspace")
 
     async def main(_stop: asyncio.Event) -> list[ProbeResult]:
+        if tcp:
+            return await probe_tcp(options.targets, wait=timeout, concurrency=concurrency)
         async with await open_chosen_stack(choice) as stack:
             return await run_probe(stack, options)
 
