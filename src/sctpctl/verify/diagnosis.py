@@ -18,6 +18,9 @@ from sctpctl.verify.expectations import denial, live_cluster, traffic
 from sctpctl.verify.model import CHECK_FAILED, ActionResult
 
 
+MODULE_STATES = frozenset({"blacklisted", "not-loaded", "unknown"})
+
+
 def _pod_ref(text: str) -> PodRef | None:
     namespace, _, name = text.partition("/")
     return PodRef(namespace, name) if name else None
@@ -53,6 +56,22 @@ async def diagnose(ctx: RunContext, result: ActionResult) -> str:
     observation, action = result.observation, result.action
     word = observation.word
     detail = f" ({observation.detail})" if observation.detail else ""
+    if word == "absent":
+        return (
+            f"{action.source}'s kernel has no sctp module ({observation.detail}): no "
+            "MachineConfig can turn it on; SCTP workloads need nodes whose kernel has it"
+        )
+    if word in MODULE_STATES:
+        return (
+            f"the sctp module is {word} on {action.source}: {observation.detail}; "
+            "`sctpctl enable` turns it on (the MachineConfig reboots the pool's nodes)"
+        )
+    if word == "listening":
+        note = _node_note(ctx, action.target, "server")
+        return (
+            f"listening: the server could listen, so SCTP works there after all ({note}): "
+            "something loaded the module since it was read"
+        )
     if word == CHECK_FAILED:
         return f"the probe could not run: {observation.detail or 'no result'}"
     if word == Outcome.FILTERED.value:

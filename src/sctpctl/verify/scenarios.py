@@ -82,8 +82,10 @@ async def negative(ctx: RunContext) -> Sequence[Action]:
             port=port,
         )
     ]
-    if ip is not None:
-        source = workload.client(ctx)
+    source = workload.client(ctx)
+    client_node = ctx.modules.get(placement.client)
+    if ip is not None and client_node is not None and client_node.has_sctp:
+        # The INIT must come from a pod that has SCTP itself (the cross-node client's node).
         actions.append(
             Action(
                 _arrow(source, str(pod), ip, port),
