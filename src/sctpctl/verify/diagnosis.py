@@ -17,7 +17,6 @@ from sctpctl.verify.context import PodRef, RunContext
 from sctpctl.verify.expectations import denial, live_cluster, traffic
 from sctpctl.verify.model import CHECK_FAILED, ActionResult
 
-
 MODULE_STATES = frozenset({"blacklisted", "not-loaded", "unknown"})
 
 
@@ -67,17 +66,17 @@ async def diagnose(ctx: RunContext, result: ActionResult) -> str:
             "`sctpctl enable` turns it on (the MachineConfig reboots the pool's nodes)"
         )
     if word == "listening":
-        note = _node_note(ctx, action.target, "server")
+        where = _node_note(ctx, action.target, "server")
         return (
-            f"listening: the server could listen, so SCTP works there after all ({note}): "
+            f"listening: the server could listen, so SCTP works there after all ({where}): "
             "something loaded the module since it was read"
         )
     if word == CHECK_FAILED:
         return f"the probe could not run: {observation.detail or 'no result'}"
     if word == Outcome.FILTERED.value:
-        note = await _policy_note(ctx, result)
-        if note is not None:
-            return f"filtered: dropped on the way; {note}"
+        denied = await _policy_note(ctx, result)
+        if denied is not None:
+            return f"filtered: dropped on the way; {denied}"
         return (
             "filtered: dropped on the way, and no NetworkPolicy denies it: look at firewalls "
             "between the nodes, the Service rules (kube-proxy or the CNI must handle SCTP) and "
@@ -95,14 +94,14 @@ async def diagnose(ctx: RunContext, result: ActionResult) -> str:
         note = _node_note(ctx, _pod_ref(action.source), "source")
         return f"no-sctp-local: no SCTP in the source pod; {note or 'its node has no SCTP'}"
     if word == Outcome.REJECTED.value:
-        note = await _policy_note(ctx, result)
-        cause = note or "a firewall rejects it, or the Service had no ready endpoint"
+        policy = await _policy_note(ctx, result)
+        cause = policy or "a firewall rejects it, or the Service had no ready endpoint"
         return f"rejected: an ICMP unreachable came back{detail}; {cause}"
     if word == Outcome.MISMATCH.value:
         return f"mismatch: the association came up but the data differs{detail}"
     if word == Outcome.OPEN.value:
-        note = await _policy_note(ctx, result)
+        policy = await _policy_note(ctx, result)
         return "open: the association came up where it should not" + (
-            "" if note is None else f" ({note}, so the plugin does not enforce it)"
+            "" if policy is None else f" ({policy}, so the plugin does not enforce it)"
         )
     return f"{word}{detail}"
