@@ -52,6 +52,8 @@ class FakeCluster:
         "The next N execs fail in transport (the API server dropped them)."
         self.execs: list[list[str]] = []
         self.on_create: list[Callable[[Obj], None]] = []
+        self.created: list[Obj] = []
+        "Every object created, kept after deletion."
         for name, address in (nodes or NODES).items():
             self._store(node_object(name, address))
 
@@ -120,6 +122,7 @@ class FakeCluster:
             for port in obj["spec"]["ports"]:
                 port["nodePort"] = 30500
         stored = self._store(obj)
+        self.created.append(copy.deepcopy(obj))
         if kind == "Pod":
             self._endpoints()
         for hook in self.on_create:
@@ -296,7 +299,7 @@ class FakeCluster:
             return Outcome.NO_SCTP_ON_TARGET.value
         for container in target["spec"]["containers"]:
             args = [*container.get("command", []), *container.get("args", [])]
-            if "listen" in args and str(target_port) in args:
+            if ("listen" in args or "server" in args) and str(target_port) in args:
                 return Outcome.OPEN.value
         return Outcome.CLOSED.value
 
@@ -358,6 +361,18 @@ class FakeCluster:
             )
             document = {"outcome": word, "detail": "", "messages": messages}
             return ExecResult(int(Outcome(word).exit_code), json.dumps(document).encode(), b"")
+        if argv[1:3] == ["perf", "client"]:
+            host, _, port = argv[3].rpartition(":")
+            word = self.outcome(source, host, int(port), "SCTP")
+            if word != "open":
+                return ExecResult(int(Outcome(word).exit_code), b"", b"error: " + word.encode())
+            document = {
+                "seconds": 3.0,
+                "bytesPerSecond": 12_500_000.0,
+                "receiver": {"bytesPerSecond": 12_400_000.0},
+                "latency": {"samples": 900, "p50Ms": 0.8, "p90Ms": 1.1, "p99Ms": 2.5},
+            }
+            return ExecResult(0, json.dumps(document).encode(), b"")
         return ExecResult(127, b"", b"unknown command\n")
 
 

@@ -20,7 +20,7 @@ from sctpctl.verify.model import Status
 from sctpctl.verify.runner import run_verify
 from tests.verify.fakecluster import FakeCluster
 
-FAST = Options(probe_timeout=0.1, settle=0.0, retries=2)
+FAST = Options(probe_timeout=0.1, settle=0.0, retries=2, perf=True, perf_seconds=0.1)
 
 
 def reader(cluster: FakeCluster):  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ async def test_a_blocking_policy_fails_the_connectivity_checks_as_filtered_and_n
     for name in ("module-state", "negative-no-sctp", "netpol-default-deny-ingress"):
         assert results[name].status is Status.PASSED, name
     assert not report.passed
-    assert report.summary().startswith("7/16 checks failed")
+    assert report.summary().startswith("7/17 checks failed")
     assert cluster.namespaces() == []
 
 
@@ -126,6 +126,34 @@ async def test_a_plugin_that_ignores_policies_fails_them_with_truth_tables() -> 
     log = "\n".join(deny.log)
     assert "expected" in log and "observed" in log and "right (.) / wrong (X)" in log
     assert "Discrepancy found: 4 wrong, 0 correct" in log
+
+
+async def test_perf_runs_last_and_alone_and_reports_its_figures() -> None:
+    cluster = FakeCluster()
+    lines: list[str] = []
+    options = Options(probe_timeout=0.1, settle=0.0, perf=True, perf_seconds=0.5)
+    report = await run_verify(
+        cluster, options, select(["perf", "hairpin"]), read_modules=reader(cluster),
+        progress=lines.append,
+    )  # fmt: skip
+    assert report.passed
+    finished = [line.split()[1] for line in lines if line.startswith("passed")]
+    assert finished == ["hairpin", "perf"]
+    perf = by_name(report)["perf"]
+    details = [a.observation.detail for a in perf.actions]
+    assert details[0].startswith("12.50 MB/s sent (100.0 Mbit/s), 12.40 MB/s received")
+    assert details[1] == "round trip p50 0.8 ms, p90 1.1 ms, p99 2.5 ms over 900 messages"
+    assert perf.check.figures
+
+
+async def test_without_perf_the_perf_check_is_skipped_and_no_perf_server_runs() -> None:
+    cluster = FakeCluster()
+    options = Options(probe_timeout=0.1, settle=0.0)
+    report = await run_verify(
+        cluster, options, select(["perf", "hairpin"]), read_modules=reader(cluster)
+    )
+    assert by_name(report)["perf"].reason == "not asked for (--perf)"
+    assert "sctpperf" not in [o["metadata"]["name"] for o in cluster.created]
 
 
 async def test_exec_transport_failures_are_retried_and_counted() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sctpctl.verify import policies, scenarios
+from sctpctl.verify import perf, policies, scenarios
 from sctpctl.verify.context import RunContext
 from sctpctl.verify.expectations import truth_tables
 from sctpctl.verify.model import ActionResult, Check, Feature
@@ -138,6 +138,14 @@ CATALOGUE: tuple[Check, ...] = (
         "a policy that allows only SCTP still isolates TCP",
         policies.allow_sctp_only,
         scenarios.WITH_TCP,
+    ),
+    Check(
+        "perf",
+        "throughput and latency from the client to a perf server on another node (--perf)",
+        perf.scenario,
+        requires=frozenset({Feature.PERF, Feature.SCTP_NODE}),
+        alone=True,
+        figures=True,
     ),
 )
 

@@ -197,6 +197,10 @@ class Check:
     diagnose: Diagnose | None = field(default=None, compare=False)
     deploys: bool = True
     "Whether it needs the run's pods (the module check reads node state only)."
+    alone: bool = False
+    "Runs after every other check, by itself (measurements that other traffic would skew)."
+    figures: bool = False
+    "Its observations' details are results to show even when it passes (perf figures)."
 
 
 @dataclass(slots=True)

@@ -52,26 +52,26 @@ async def run_tool(
             return f"exec in {pod} failed: {error}"
 
 
-def _json(stdout: bytes) -> Any:
+def parse_json(stdout: bytes) -> Any:
     try:
         return json.loads(stdout.decode("utf-8", "replace"))
     except ValueError:
         return None
 
 
-def _stderr_line(result: ExecResult) -> str:
+def stderr_line(result: ExecResult) -> str:
     lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
     return lines[-1].removeprefix("error: ") if lines else ""
 
 
-def _unexpected(result: ExecResult) -> Observation:
+def unexpected(result: ExecResult) -> Observation:
     """A tool exit that is not an outcome: the command could not run as one of ours."""
     if result.exit_code in (126, 127):
         why = "sctpctl is not in the pod's image (exit {}): pass --image with sctpctl in it"
     else:
         why = "the probe exited {} without a result"
     detail = why.format(result.exit_code)
-    line = _stderr_line(result)
+    line = stderr_line(result)
     return Observation(CHECK_FAILED, f"{detail}: {line}" if line else detail, result.exit_code)
 
 
@@ -108,12 +108,12 @@ async def connect(
     seconds = time.monotonic() - started
     if isinstance(result, str):
         return Observation(CHECK_FAILED, result, seconds=seconds)
-    data = _json(result.stdout)
+    data = parse_json(result.stdout)
     outcome = Outcome.from_exit_code(result.exit_code)
     if outcome is None or not isinstance(data, dict) or "outcome" not in data:
         if outcome is Outcome.NO_SCTP_LOCAL:  # no document: the tool could not start SCTP
-            return Observation(outcome.value, _stderr_line(result), result.exit_code)
-        return _unexpected(result)
+            return Observation(outcome.value, stderr_line(result), result.exit_code)
+        return unexpected(result)
     detail = str(data.get("detail") or "")
     return Observation(outcome.value, detail, result.exit_code, data, seconds=seconds)
 
@@ -138,12 +138,12 @@ async def probe_batch(
 
     if isinstance(result, str):
         return every(Observation(CHECK_FAILED, result, seconds=seconds))
-    data = _json(result.stdout)
+    data = parse_json(result.stdout)
     if result.exit_code == ExitCode.NO_SCTP_LOCAL:
-        line = _stderr_line(result) or Outcome.NO_SCTP_LOCAL.explanation
+        line = stderr_line(result) or Outcome.NO_SCTP_LOCAL.explanation
         return every(Observation(Outcome.NO_SCTP_LOCAL.value, line, result.exit_code))
     if not isinstance(data, list):
-        return every(_unexpected(result))
+        return every(unexpected(result))
     found: dict[tuple[str, int], Observation] = {}
     for row in data:
         try:

@@ -232,9 +232,10 @@ async def run_checks(
             await one(check)
 
     await asyncio.gather(
-        *(one(c) for c in checks if c.policies is None),
-        in_order([c for c in checks if c.policies is not None]),
+        *(one(c) for c in checks if c.policies is None and not c.alone),
+        in_order([c for c in checks if c.policies is not None and not c.alone]),
     )
+    await in_order([c for c in checks if c.alone])
     return [done[c.name] for c in checks]
 
 

@@ -47,6 +47,8 @@ LISTENER = "sctpserver"
 IDLE = "idle"
 WEB = "web"
 PEER = "peer"
+PERF_SERVER = "sctpperf"
+PERF_PORT = 5201
 POLICY_PORTS = (80, 81)
 "The SCTP ports ``web`` listens on (the upstream e2e tests' 80 and 81)."
 
@@ -83,6 +85,10 @@ def peer(ctx: RunContext) -> PodRef:
     return PodRef(ctx.policy_namespace, PEER, CLIENT)
 
 
+def perf_server(ctx: RunContext) -> PodRef:
+    return PodRef(ctx.namespace, PERF_SERVER, PERF_SERVER)
+
+
 def policy_sources(ctx: RunContext) -> list[PodRef]:
     """Who the policy checks probe ``web`` from: both clients and the server of the main
     namespace (the server is not labelled like a client), and the peer of the policy one."""
@@ -117,6 +123,8 @@ def run_objects(ctx: RunContext, placement: Placement) -> list[Obj]:
     objects = [service, server_pod, client_pod, local, host]
     if placement.no_sctp is not None:
         objects.append(_no_sctp_server(ctx, server_pod, placement.no_sctp))
+    if ctx.options.perf:
+        objects.append(_perf_server(ctx, server_pod, placement.server))
     objects += _policy_pods(ctx, placement, labels)
     return objects
 
@@ -154,6 +162,21 @@ def _no_sctp_server(ctx: RunContext, server_pod: Obj, node: str) -> Obj:
     _pin(pod, node)
     pod["spec"]["restartPolicy"] = "Never"
     pod["spec"]["containers"].append(_idle_container(ctx.options.image))
+    return pod
+
+
+def _perf_server(ctx: RunContext, server_pod: Obj, node: str) -> Obj:
+    pod = _renamed(server_pod, PERF_SERVER, node)
+    pod["metadata"]["labels"][APP_LABEL] = PERF_SERVER
+    pod["spec"]["containers"] = [
+        {
+            "name": PERF_SERVER,
+            "image": ctx.options.image,
+            "command": ["sctpctl"],
+            "args": ["perf", "server", "--port", str(PERF_PORT)],
+            "ports": [{"containerPort": PERF_PORT, "name": "perf", "protocol": "SCTP"}],
+        }
+    ]
     return pod
 
 
