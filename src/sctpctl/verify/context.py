@@ -140,6 +140,16 @@ class RunContext:
     def selector(self) -> str:
         return f"{LABEL}={self.run_id}"
 
+    def short(self, ref: PodRef | str) -> str:
+        """A pod's name as reports show it: the main namespace's pods by name alone, the
+        policy namespace's as ``policy/<name>``, others as ``namespace/name``."""
+        namespace, _, name = str(ref).partition("/")
+        if namespace == self.namespace:
+            return name
+        if namespace == self.policy_namespace:
+            return f"policy/{name}"
+        return str(ref)
+
     def node(self, name: str) -> NodeInfo | None:
         return next((n for n in self.nodes if n.name == name), None)
 

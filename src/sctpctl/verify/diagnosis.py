@@ -10,9 +10,11 @@ the node at either end, whether anything listens there. For example::
 
 from __future__ import annotations
 
+from sctpctl.k8s.client import Obj
 from sctpctl.k8s.errors import K8sError
 from sctpctl.netpol import ClusterError
 from sctpctl.outcomes import Outcome
+from sctpctl.verify import workload
 from sctpctl.verify.context import PodRef, RunContext
 from sctpctl.verify.expectations import denial, live_cluster, traffic
 from sctpctl.verify.model import CHECK_FAILED, ActionResult
@@ -33,6 +35,15 @@ def _node_note(ctx: RunContext, pod: PodRef | None, role: str) -> str:
     if module is None:
         return f"the {role}'s node {node}"
     return f"the {role}'s node {node} has sctp {module.state}"
+
+
+async def _live_pod(ctx: RunContext, pod: PodRef | None) -> Obj | None:
+    if pod is None:
+        return None
+    try:
+        return await ctx.client.get("v1", "Pod", pod.name, namespace=pod.namespace)
+    except K8sError:
+        return ctx.pod(pod)
 
 
 async def _policy_note(ctx: RunContext, result: ActionResult) -> str | None:
@@ -86,6 +97,9 @@ async def diagnose(ctx: RunContext, result: ActionResult) -> str:
         where = f" on port {action.port} of {action.target}" if action.target else ""
         if action.protocol == "TCP":
             return f"closed: RST, the port was reached{where} (the policy should have dropped it)"
+        trouble = workload.listener_trouble(await _live_pod(ctx, action.target))
+        if trouble:
+            return f"closed: ABORT, nothing listens{where}: {trouble}"
         return f"closed: ABORT, nothing listens{where}; is its listener running?{detail}"
     if word == Outcome.NO_SCTP_ON_TARGET.value:
         note = _node_note(ctx, action.target, "target")

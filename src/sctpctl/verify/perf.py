@@ -78,7 +78,7 @@ async def scenario(ctx: RunContext) -> Sequence[Action]:
     async def latency(ctx: RunContext) -> Observation:
         return await _run(ctx, latency=True)
 
-    name = f"{source} -> {server} ({host_port(host, PERF_PORT)})"
+    name = f"{ctx.short(source)} -> {ctx.short(server)} ({host_port(host, PERF_PORT)})"
     return [
         Action(
             f"{name}: {what}",

@@ -38,9 +38,11 @@ LISTENER_GRACE = 5.0
 "Seconds a listener must keep running before it counts as listening rather than starting."
 
 
-def _arrow(source: PodRef | str, target: str, host: str, port: int, protocol: str = "") -> str:
+def _arrow(
+    ctx: RunContext, source: PodRef, target: PodRef | str, host: str, port: int, protocol: str = ""
+) -> str:
     suffix = f"/{protocol.lower()}" if protocol else ""
-    return f"{source} -> {target} ({host_port(host, port)}{suffix})"
+    return f"{ctx.short(source)} -> {ctx.short(target)} ({host_port(host, port)}{suffix})"
 
 
 # --- nodes ----------------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ async def negative(ctx: RunContext) -> Sequence[Action]:
 
     actions = [
         Action(
-            f"{pod}: sctpctl listen {port} on {node}",
+            f"{ctx.short(pod)}: sctpctl listen {port} on {node}",
             EXPECT_NO_SCTP_LOCAL,
             perform=listener_exit,
             source=str(pod),
@@ -88,7 +90,7 @@ async def negative(ctx: RunContext) -> Sequence[Action]:
         # The INIT must come from a pod that has SCTP itself (the cross-node client's node).
         actions.append(
             Action(
-                _arrow(source, str(pod), ip, port),
+                _arrow(ctx, source, pod, ip, port),
                 EXPECT_NO_SCTP_ON_TARGET,
                 probe=InitProbe(source, ip, port),
                 source=str(source),
@@ -135,7 +137,11 @@ def _payload(size: int) -> bytes:
 
 
 def _connect_action(
-    ctx: RunContext, source: PodRef, target_name: str, host: str | None, port: int | None
+    ctx: RunContext,
+    source: PodRef,
+    target_name: PodRef | str,
+    host: str | None,
+    port: int | None,
 ) -> list[Action]:
     if host is None or port is None:
         return []
@@ -146,7 +152,7 @@ def _connect_action(
 
     return [
         Action(
-            _arrow(source, target_name, host, port),
+            _arrow(ctx, source, target_name, host, port),
             EXPECT_OPEN,
             perform=perform,
             source=str(source),
@@ -159,19 +165,17 @@ def _connect_action(
 async def pod_to_pod_same_node(ctx: RunContext) -> Sequence[Action]:
     server = workload.server(ctx)
     return _connect_action(
-        ctx, workload.local_client(ctx), str(server), ctx.pod_ip(server), ctx.options.port
+        ctx, workload.local_client(ctx), server, ctx.pod_ip(server), ctx.options.port
     )
 
 
 async def pod_to_pod_cross_node(ctx: RunContext) -> Sequence[Action]:
     server = workload.server(ctx)
-    return _connect_action(
-        ctx, workload.client(ctx), str(server), ctx.pod_ip(server), ctx.options.port
-    )
+    return _connect_action(ctx, workload.client(ctx), server, ctx.pod_ip(server), ctx.options.port)
 
 
 async def pod_to_cluster_ip(ctx: RunContext) -> Sequence[Action]:
-    service = f"service {ctx.namespace}/sctpservice"
+    service = "service sctpservice"
     return _connect_action(ctx, workload.client(ctx), service, ctx.cluster_ip, ctx.options.port)
 
 
@@ -187,7 +191,7 @@ async def pod_to_node_port(ctx: RunContext) -> Sequence[Action]:
         return []
     return [
         Action(
-            _arrow(source, f"node {node}", address, port),
+            _arrow(ctx, source, f"node {node}", address, port),
             EXPECT_OPEN,
             probe=InitProbe(source, address, port),
             source=str(source),
@@ -215,7 +219,7 @@ async def host_to_node_port(ctx: RunContext) -> Sequence[Action]:
 
 async def hairpin(ctx: RunContext) -> Sequence[Action]:
     """The server to its own Service: the proxy must send it back to the pod it came from."""
-    service = f"service {ctx.namespace}/sctpservice"
+    service = "service sctpservice"
     return _connect_action(ctx, workload.server(ctx), service, ctx.cluster_ip, ctx.options.port)
 
 
@@ -297,7 +301,7 @@ async def messages(ctx: RunContext) -> Sequence[Action]:
             )  # fmt: skip
 
         return Action(
-            f"{_arrow(source, str(server), host, port)}: {case.describe()}",
+            f"{_arrow(ctx, source, server, host, port)}: {case.describe()}",
             EXPECT_OPEN,
             perform=perform,
             source=str(source),
@@ -330,14 +334,14 @@ def policy_matrix(ports: Sequence[tuple[int, str]]) -> Scenario:
                 verdict = evaluate(cluster, traffic(cluster, source, target, port, protocol))
                 actions.append(
                     Action(
-                        _arrow(source, str(target), host, port, protocol),
+                        _arrow(ctx, source, target, host, port, protocol),
                         expectation(verdict.allowed, protocol),
                         probe=InitProbe(source, host, port, protocol),
                         source=str(source),
                         target=target,
                         port=port,
                         protocol=protocol,
-                        cell=(str(source), str(target)),
+                        cell=(ctx.short(source), ctx.short(target)),
                     )
                 )
         return actions

@@ -253,13 +253,13 @@ _HOPELESS = frozenset(
         "InvalidImageName",
         "CreateContainerConfigError",
         "CreateContainerError",
-        "CrashLoopBackOff",
     }
 )
 
 
 def pod_started(pod: Mapping[str, Any]) -> bool:
-    """Running, with every container running or (the negative listener) ended."""
+    """Running, with every container started at least once: running, ended (the negative
+    listener), or restarting (a listener that fails is the checks' business, not setup's)."""
     status = pod.get("status") or {}
     if status.get("phase") != "Running" or not status.get("podIP"):
         return False
@@ -268,9 +268,26 @@ def pod_started(pod: Mapping[str, Any]) -> bool:
     if len(containers) < wanted:
         return False
     return all(
-        (c.get("state") or {}).get("running") or (c.get("state") or {}).get("terminated")
+        (c.get("state") or {}).get("running")
+        or (c.get("state") or {}).get("terminated")
+        or (c.get("lastState") or {}).get("terminated")
         for c in containers
     )
+
+
+def listener_trouble(pod: Mapping[str, Any] | None) -> str:
+    """Why a pod's listeners are not listening, from their containers' exits ("" if running)."""
+    notes = []
+    for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        state = status.get("state") or {}
+        ended = state.get("terminated") or (status.get("lastState") or {}).get("terminated")
+        if state.get("running") and not status.get("restartCount"):
+            continue
+        if ended:
+            restarts = status.get("restartCount") or 0
+            again = f", restarted {restarts} times" if restarts else ""
+            notes.append(f"container {status.get('name')} exited {ended.get('exitCode')}{again}")
+    return "; ".join(notes)
 
 
 def container_state(pod: Mapping[str, Any] | None, container: str) -> Mapping[str, Any]:
