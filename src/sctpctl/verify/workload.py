@@ -95,15 +95,26 @@ def policy_sources(ctx: RunContext) -> list[PodRef]:
     return [client(ctx), local_client(ctx), server(ctx), peer(ctx)]
 
 
+PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
+"""The main namespace holds a host-network pod, which Pod Security's baseline level refuses."""
+
+
 def namespace_objects(ctx: RunContext) -> list[Obj]:
-    roles = {ctx.namespace: "main", ctx.policy_namespace: "policy"}
+    labels = {LABEL: ctx.run_id}
     return [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": name, "labels": {LABEL: ctx.run_id, ROLE_LABEL: role}},
-        }
-        for name, role in roles.items()
+            "metadata": {
+                "name": ctx.namespace,
+                "labels": {**labels, ROLE_LABEL: "main", **PRIVILEGED},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ctx.policy_namespace, "labels": {**labels, ROLE_LABEL: "policy"}},
+        },
     ]
 
 
