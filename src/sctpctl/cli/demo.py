@@ -91,12 +91,17 @@ def demo(ctx: click.Context, state_dir: Path | None, keep_lab: bool) -> None:
     root = ctx.find_root().command
     assert isinstance(root, click.Group)
     steps = [*STEPS, *([] if keep_lab else [LAB_DOWN])]
-    missing = [step for step in steps if step.args[0] not in root.commands]
+    available = set(root.list_commands(ctx))
+    missing = [step for step in steps if step.args[0] not in available]
     if missing:
         console.print("The demo runs these steps on a local lab cluster:")
         for step in steps:
-            mark = "ready" if step.args[0] in root.commands else "not built yet"
-            console.print(f"  sctpctl {' '.join(step.args):<32} {step.title}  [{mark}]")
+            mark = "ready" if step.args[0] in available else "not built yet"
+            console.print(
+                f"  sctpctl {' '.join(step.args):<32} {step.title}  ({mark})",
+                markup=False,
+                soft_wrap=True,
+            )
         raise CommandError("some steps are not built yet; nothing was run")
     temporary = state_dir is None
     state = Path(tempfile.mkdtemp(prefix="sctpctl-demo-")) if state_dir is None else state_dir

@@ -1,11 +1,14 @@
 """The ``sctpctl`` command group and its entry points (``sctpctl``, ``kubectl sctp``, ``oc sctp``).
 
 Subcommands live in their own modules and are attached here from one explicit list, so what the
-tool can do is readable in one place.
+tool can do is readable in one place. A subcommand's module is imported when the command runs (or
+``--help`` lists it), not on every start: ``sctpctl probe`` in a pod, run many times by
+``sctpctl verify``, does not pay for the lab's or the cluster client's imports.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -14,17 +17,8 @@ import click
 from rich.logging import RichHandler
 
 from sctpctl import __version__
-from sctpctl.cli.connect import connect
-from sctpctl.cli.demo import demo
 from sctpctl.cli.errors import CommandError
-from sctpctl.cli.lab import lab
-from sctpctl.cli.lint import lint
-from sctpctl.cli.listen import listen
 from sctpctl.cli.output import ColorMode, Settings, make_console
-from sctpctl.cli.policy import policy
-from sctpctl.cli.probe import probe
-from sctpctl.cli.render import render
-from sctpctl.cli.stack import stack
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -36,7 +30,22 @@ EPILOG = (
 
 
 class SctpctlGroup(click.Group):
-    """A group that turns :class:`CommandError` and Ctrl-C into messages and exit codes."""
+    """A group that turns :class:`CommandError` and Ctrl-C into messages and exit codes, and
+    imports a subcommand from :data:`COMMANDS` when it is first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        listed = [name for name, _ in COMMANDS]
+        return listed + sorted(set(self.commands) - set(listed))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        target = dict(COMMANDS).get(cmd_name)
+        if command is None and target is not None:
+            module, _, attribute = target.partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -77,21 +86,18 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (
-    lint,
-    render,
-    policy,
-    listen,
-    connect,
-    probe,
-    stack,
-    lab,
-    demo,
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("lint", "sctpctl.cli.lint:lint"),
+    ("render", "sctpctl.cli.render:render"),
+    ("policy", "sctpctl.cli.policy:policy"),
+    ("listen", "sctpctl.cli.listen:listen"),
+    ("connect", "sctpctl.cli.connect:connect"),
+    ("probe", "sctpctl.cli.probe:probe"),
+    ("stack", "sctpctl.cli.stack:stack"),
+    ("lab", "sctpctl.cli.lab:lab"),
+    ("demo", "sctpctl.cli.demo:demo"),
 )
-"Every subcommand, in the order ``--help`` lists them."
-
-for _command in COMMANDS:
-    cli.add_command(_command)
+"Every subcommand (name, ``module:attribute``), in the order ``--help`` lists them."
 
 
 def _run(prog_name: str) -> None:
