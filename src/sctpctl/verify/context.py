@@ -61,8 +61,9 @@ class Options:
     programmed (a plugin does that some time after the API accepted the objects)."""
     retries: int = 3
     "Attempts for an inconclusive probe (the exec transport failed)."
-    concurrency: int = 4
-    "Probes running at once (each starts a process in a pod)."
+    concurrency: int = 8
+    """Probes running at once: each starts a process in a pod, and most of a run is probes
+    waiting for an answer that does not come (filtered)."""
     nodes: tuple[str, ...] = ()
     "Nodes to verify; empty: every worker node (every node when none has the worker role)."
     perf: bool = False
@@ -121,7 +122,7 @@ class RunContext:
     pods: dict[str, Obj] = field(default_factory=dict)
     "The run's pods as last read, by ``namespace/name``."
     service: Obj | None = None
-    semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
 
     @property
     def namespace(self) -> str:
