@@ -175,6 +175,7 @@ async def run_check(ctx: RunContext, check: Check, available: frozenset[Feature]
         actions = list(await check.scenario(ctx))
         observations = await perform(ctx, actions)
         deadline = started + ctx.options.settle
+        rounds = 0
         while check.settle and time.monotonic() < deadline:
             redo = [
                 i for i, (a, o) in enumerate(zip(actions, observations, strict=True))
@@ -182,10 +183,12 @@ async def run_check(ctx: RunContext, check: Check, available: frozenset[Feature]
             ]  # fmt: skip
             if not redo:
                 break
-            result.log.append(
-                f"{len(redo)} of {len(actions)} actions differ; trying them again "
-                f"(rules may still be programmed)"
-            )
+            if not rounds:
+                result.log.append(
+                    f"{len(redo)} of {len(actions)} actions differed at first; trying them "
+                    f"again for up to {ctx.options.settle:g} s (rules may still be programmed)"
+                )
+            rounds += 1
             await asyncio.sleep(SETTLE_PAUSE)
             again = await perform(ctx, [actions[i] for i in redo])
             for index, observation in zip(redo, again, strict=True):
