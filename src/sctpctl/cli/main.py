@@ -17,8 +17,10 @@ from sctpctl import __version__
 from sctpctl.cli.demo import demo
 from sctpctl.cli.errors import CommandError
 from sctpctl.cli.lab import lab
+from sctpctl.cli.lint import lint
 from sctpctl.cli.output import ColorMode, Settings, make_console
 from sctpctl.cli.policy import policy
+from sctpctl.cli.render import render
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -71,7 +73,7 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (demo, lab, policy)
+COMMANDS: tuple[click.Command, ...] = (lint, render, policy, lab, demo)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:

@@ -31,6 +31,10 @@ class OutputFormat(StrEnum):
     WIDE = "wide"
     JSON = "json"
     YAML = "yaml"
+    TEXT = "text"
+    "Human output that is not a table (lint's findings grouped by file)."
+    SARIF = "sarif"
+    "SARIF 2.1.0 JSON for code-scanning UIs; the command builds the log, emit prints it."
 
 
 class ColorMode(StrEnum):
@@ -113,6 +117,19 @@ def dump_yaml(data: Any) -> str:
     return dumped
 
 
+def dump_yaml_all(documents: Iterable[Any]) -> str:
+    """Several YAML documents separated by ``---``, as ``kubectl apply -f`` reads them."""
+    dumped: str = yaml.dump_all(
+        list(documents),
+        Dumper=yaml.CSafeDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        explicit_start=True,
+    )
+    return dumped
+
+
 def emit(
     fmt: OutputFormat,
     data: Any,
@@ -125,7 +142,7 @@ def emit(
     ``soft_wrap`` prints lines of any length as they are (no wrapping or cropping at the
     terminal width), for grids that must keep their shape such as truth tables.
     """
-    if fmt is OutputFormat.JSON:
+    if fmt in (OutputFormat.JSON, OutputFormat.SARIF):
         sys.stdout.write(dump_json(data))
     elif fmt is OutputFormat.YAML:
         sys.stdout.write(dump_yaml(data))

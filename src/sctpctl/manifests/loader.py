@@ -96,21 +96,38 @@ class LoadError(Exception):
 def load_paths(paths: Iterable[str], *, stdin: TextIO | None = None) -> list[Document]:
     """Load every document of the given files, directories and ``-`` (stdin)."""
     documents: list[Document] = []
-    for item in paths:
-        if item == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            documents.extend(load_text(stream.read(), "<stdin>"))
-            continue
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-            for file in files:
-                documents.extend(_load_file(file))
-        elif path.exists():
-            documents.extend(_load_file(path))
-        else:
-            raise LoadError(item, "no such file or directory")
+    for item in expand_paths(paths):
+        documents.extend(load_source(item, stdin=stdin))
     return documents
+
+
+def expand_paths(paths: Iterable[str]) -> list[str]:
+    """The sources behind ``paths``: directories become their YAML files (recursively, in name
+    order); files, missing paths and ``-`` stay as given (loading reports what is wrong)."""
+    sources: list[str] = []
+    for item in paths:
+        path = Path(item)
+        if item != "-" and path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+            sources.extend(str(file) for file in files)
+        else:
+            sources.append(item)
+    return sources
+
+
+def load_source(item: str, *, stdin: TextIO | None = None) -> list[Document]:
+    """Load one file, or stdin for ``-``; raises :class:`LoadError` with the place of a problem."""
+    if item == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        try:
+            text = stream.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise LoadError("<stdin>", f"cannot read: {error}") from error
+        return load_text(text, "<stdin>")
+    path = Path(item)
+    if not path.exists():
+        raise LoadError(item, "no such file or directory")
+    return _load_file(path)
 
 
 def _load_file(path: Path) -> list[Document]:

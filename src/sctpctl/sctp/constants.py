@@ -1,0 +1,140 @@
+"""Wire codes and protocol constants of SCTP (RFC 9260, RFC 3758, RFC 6525, RFC 6951).
+
+Every number here carries the name the RFC gives it, so a reader can find it in the text.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ChunkType(IntEnum):
+    """Chunk types (RFC 9260 section 3.2, extensions in their own RFCs)."""
+
+    DATA = 0
+    INIT = 1
+    INIT_ACK = 2
+    SACK = 3
+    HEARTBEAT = 4
+    HEARTBEAT_ACK = 5
+    ABORT = 6
+    SHUTDOWN = 7
+    SHUTDOWN_ACK = 8
+    ERROR = 9
+    COOKIE_ECHO = 10
+    COOKIE_ACK = 11
+    ECNE = 12
+    CWR = 13
+    SHUTDOWN_COMPLETE = 14
+    AUTH = 15
+    I_DATA = 64
+    ASCONF_ACK = 128
+    RE_CONFIG = 130
+    PAD = 132
+    FORWARD_TSN = 192
+    ASCONF = 193
+    I_FORWARD_TSN = 194
+
+
+class ParamType(IntEnum):
+    """Parameter types of INIT/INIT-ACK and friends (RFC 9260 section 3.3.2, RFC 3758, RFC 6525)."""
+
+    HEARTBEAT_INFO = 1
+    IPV4_ADDRESS = 5
+    IPV6_ADDRESS = 6
+    STATE_COOKIE = 7
+    UNRECOGNIZED_PARAMETER = 8
+    COOKIE_PRESERVATIVE = 9
+    HOST_NAME_ADDRESS = 11
+    SUPPORTED_ADDRESS_TYPES = 12
+    OUTGOING_SSN_RESET_REQUEST = 13
+    INCOMING_SSN_RESET_REQUEST = 14
+    SSN_TSN_RESET_REQUEST = 15
+    RECONFIGURATION_RESPONSE = 16
+    ADD_OUTGOING_STREAMS_REQUEST = 17
+    ADD_INCOMING_STREAMS_REQUEST = 18
+    ECN_CAPABLE = 0x8000
+    ZERO_CHECKSUM_ACCEPTABLE = 0x8001
+    RANDOM = 0x8002
+    CHUNK_LIST = 0x8003
+    HMAC_ALGORITHM = 0x8004
+    PADDING = 0x8005
+    SUPPORTED_EXTENSIONS = 0x8008
+    FORWARD_TSN_SUPPORTED = 0xC000
+    ADD_IP_ADDRESS = 0xC001
+    DELETE_IP_ADDRESS = 0xC002
+    ERROR_CAUSE_INDICATION = 0xC003
+    SET_PRIMARY_ADDRESS = 0xC004
+    SUCCESS_INDICATION = 0xC005
+    ADAPTATION_LAYER_INDICATION = 0xC006
+
+
+class ErrorCause(IntEnum):
+    """Error cause codes of ERROR and ABORT chunks (RFC 9260 section 3.3.10, RFC 6951)."""
+
+    INVALID_STREAM_IDENTIFIER = 1
+    MISSING_MANDATORY_PARAMETER = 2
+    STALE_COOKIE = 3
+    OUT_OF_RESOURCE = 4
+    UNRESOLVABLE_ADDRESS = 5
+    UNRECOGNIZED_CHUNK_TYPE = 6
+    INVALID_MANDATORY_PARAMETER = 7
+    UNRECOGNIZED_PARAMETERS = 8
+    NO_USER_DATA = 9
+    COOKIE_RECEIVED_WHILE_SHUTTING_DOWN = 10
+    RESTART_WITH_NEW_ADDRESSES = 11
+    USER_INITIATED_ABORT = 12
+    PROTOCOL_VIOLATION = 13
+    # draft-tuexen-tsvwg-sctp-udp-encaps-cons section 4.4; Linux SCTP_ERROR_NEW_ENCAP_PORT.
+    RESTART_WITH_NEW_ENCAPSULATION_PORT = 14
+
+
+class ReconfigResult(IntEnum):
+    """Result codes of the Re-configuration Response parameter (RFC 6525 section 4.4)."""
+
+    SUCCESS_NOTHING_TO_DO = 0
+    SUCCESS_PERFORMED = 1
+    DENIED = 2
+    ERROR_WRONG_SSN = 3
+    ERROR_REQUEST_ALREADY_IN_PROGRESS = 4
+    ERROR_BAD_SEQUENCE_NUMBER = 5
+    IN_PROGRESS = 6
+
+
+# DATA chunk flags (RFC 9260 section 3.3.1).
+DATA_FLAG_END = 0x01
+DATA_FLAG_BEGIN = 0x02
+DATA_FLAG_UNORDERED = 0x04
+DATA_FLAG_IMMEDIATE = 0x08
+# The T bit of ABORT and SHUTDOWN-COMPLETE (RFC 9260 sections 3.3.7, 3.3.13).
+FLAG_T = 0x01
+
+# Sizes (RFC 9260 section 3).
+COMMON_HEADER_SIZE = 12
+CHUNK_HEADER_SIZE = 4
+DATA_CHUNK_HEADER_SIZE = 16
+IPV4_HEADER_SIZE = 20
+IPV6_HEADER_SIZE = 40
+UDP_HEADER_SIZE = 8  # RFC 6951: the encapsulated path MTU is this much smaller.
+
+# IANA "sctp-tunneling" port (RFC 6951 section 5.1).
+UDP_ENCAPSULATION_PORT = 9899
+
+# Protocol parameters, RFC 9260 section 16 (seconds where they are times).
+RTO_INITIAL = 1.0
+RTO_MIN = 1.0
+RTO_MAX = 60.0
+RTO_ALPHA = 0.125
+RTO_BETA = 0.25
+MAX_BURST = 4
+VALID_COOKIE_LIFE = 60.0
+ASSOCIATION_MAX_RETRANS = 10
+PATH_MAX_RETRANS = 5
+MAX_INIT_RETRANSMITS = 8
+HB_INTERVAL = 30.0
+HB_MAX_BURST = 1
+SACK_DELAY = 0.2  # RFC 9260 section 6.2: delayed SACK, at most 500 ms; 200 ms recommended.
+SACK_FREQUENCY = 2  # RFC 9260 section 6.2: at least every second packet.
+
+TSN_MASK = 0xFFFFFFFF
+SSN_MASK = 0xFFFF
