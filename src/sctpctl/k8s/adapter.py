@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -172,7 +172,9 @@ class KubernetesClient:
                 _preload_content=False,
             )
         except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
+            raise ClusterUnreachable(
+                f"cannot reach the API server at {self.api.configuration.host}: {error}"
+            ) from error
         if response.status >= 400:
             try:
                 body = await response.read()
@@ -385,7 +387,7 @@ class KubernetesClient:
         field_selector: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         path = await self._path(api_version, kind, namespace=namespace)
         query: list[tuple[str, Any]] = [("watch", "true"), ("allowWatchBookmarks", "true")]
         for key, value in (
@@ -399,7 +401,7 @@ class KubernetesClient:
         response = await self._stream("GET", path, query, accept="application/json")
         try:
             buffer = b""
-            async for chunk in response.content.iter_any():
+            async for chunk in self._chunks(response):
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
@@ -412,6 +414,16 @@ class KubernetesClient:
                     yield WatchEvent(event["type"], event.get("object") or {})
         finally:
             response.release()
+
+    async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        """A streamed body; a connection lost midway is :class:`ClusterUnreachable` too."""
+        try:
+            async for chunk in response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, OSError) as error:
+            raise ClusterUnreachable(
+                f"lost the connection to the API server at {self.api.configuration.host}: {error}"
+            ) from error
 
     async def exec(
         self,
@@ -451,7 +463,9 @@ class KubernetesClient:
         except TimeoutError as error:
             raise K8sError(f"exec in {namespace}/{pod} timed out after {timeout} s") from error
         except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
+            raise ClusterUnreachable(
+                f"cannot reach the API server at {self.api.configuration.host}: {error}"
+            ) from error
 
     @staticmethod
     async def _exec_session(ws: aiohttp.ClientWebSocketResponse, stdin: bytes | None) -> ExecResult:
