@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -110,6 +110,17 @@ def _status_of(body: Any, code: int) -> RawStatus:
 def _api_error(error: ApiException) -> ApiError:
     code = int(error.status or 0)
     return error_for(code, _status_of(error.body, code))
+
+
+def _end_stream(response: aiohttp.ClientResponse) -> None:
+    """Give back a streamed response's connection; one left midway cannot be reused, so it is
+    aborted at once (a TLS close would wait for the server, and a command about to exit would
+    leave the socket behind)."""
+    if not response.content.at_eof() and response.connection is not None:
+        transport = response.connection.transport
+        if transport is not None:
+            transport.abort()
+    response.release()
 
 
 class KubernetesClient:
@@ -401,29 +412,25 @@ class KubernetesClient:
         response = await self._stream("GET", path, query, accept="application/json")
         try:
             buffer = b""
-            async for chunk in self._chunks(response):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    if event.get("type") == "ERROR":
-                        status = _status_of(event.get("object"), 500)
-                        raise error_for(int(status.get("code", 500)), status)
-                    yield WatchEvent(event["type"], event.get("object") or {})
+            try:
+                async for chunk in response.content.iter_any():
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        if event.get("type") == "ERROR":
+                            status = _status_of(event.get("object"), 500)
+                            raise error_for(int(status.get("code", 500)), status)
+                        yield WatchEvent(event["type"], event.get("object") or {})
+            except (aiohttp.ClientError, OSError) as error:  # the connection lost midway
+                raise ClusterUnreachable(
+                    f"lost the connection to the API server at {self.api.configuration.host}: "
+                    f"{error}"
+                ) from error
         finally:
-            response.release()
-
-    async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-        """A streamed body; a connection lost midway is :class:`ClusterUnreachable` too."""
-        try:
-            async for chunk in response.content.iter_any():
-                yield chunk
-        except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(
-                f"lost the connection to the API server at {self.api.configuration.host}: {error}"
-            ) from error
+            _end_stream(response)
 
     async def exec(
         self,
