@@ -18,7 +18,6 @@ from sctpctl.enable.openshift import (
     NODE,
     POOL,
     POOLS_RESOURCE,
-    is_ready,
     labels_of,
     name_of,
 )
@@ -127,7 +126,7 @@ class _Follower:
         for node in nodes:
             if not is_updating(node):
                 self.boots.pop(name_of(node), None)
-            elif is_ready(node):
+            else:  # a node going down still reports the boot it is leaving
                 self.boots.setdefault(name_of(node), boot_id(node))
         self.last = progress(self.goals, snapshot.by_name(POOLS_WATCHED), nodes, self.boots)
         self.report(self.last)
