@@ -25,6 +25,7 @@ from sctpctl.host import netns
 from sctpctl.node.machineconfig import render_sctp_machineconfig
 from tests.lab.harness import KUBECTL
 from tests.lab.labenv import Lab
+from tests.lab.test_lab import BAD_MACHINE_CONFIG
 
 pytestmark = [
     pytest.mark.netns,
@@ -34,20 +35,6 @@ pytestmark = [
 ]
 
 GROUP = "machineconfiguration.openshift.io"
-BAD_MACHINE_CONFIG = """\
-apiVersion: machineconfiguration.openshift.io/v1
-kind: MachineConfig
-metadata:
-  name: 99-worker-bad
-  labels: {machineconfiguration.openshift.io/role: worker}
-spec:
-  config:
-    ignition: {version: 3.2.0}
-    storage:
-      files:
-        - path: etc/relative.conf
-          contents: {source: "data:,x"}
-"""
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from rich.progress import Progress as ProgressBar
 from sctpctl.cli.cluster import DURATION, ClusterOptions, cluster_options, run_on_cluster
 from sctpctl.cli.errors import CommandError, EnvironmentProblem
 from sctpctl.cli.output import dump_yaml_all, make_console
+from sctpctl.cli.render import parse_node_selector
 from sctpctl.enable.daemonset import DaemonSetPlan, DaemonSetProgress
 from sctpctl.enable.operation import (
     AnyPlan,
@@ -137,7 +138,7 @@ def enable(
         ignition=IgnitionVersion(ignition) if ignition else None,
         image=image or DEFAULT_IMAGE,
         namespace=cluster.namespace or DAEMONSET_NAMESPACE,
-        node_selector=_selector(node_selector),
+        node_selector=parse_node_selector(node_selector),
         tolerate=Tolerate(tolerate) if tolerate else Tolerate.NONE,
     )
     _run(request, cluster, dry_run=dry_run, yes=yes, watch_only=watch_only, timeout=timeout)
@@ -184,18 +185,6 @@ def _check_method_options(
     given = [flag for flag, value in daemonset.items() if value]
     if given:
         raise click.UsageError(f"{', '.join(given)} need --method daemonset")
-
-
-def _selector(items: tuple[str, ...]) -> dict[str, str] | None:
-    if not items:
-        return None
-    selector = {}
-    for item in items:
-        key, equals, value = item.partition("=")
-        if not equals or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--node-selector")
-        selector[key] = value
-    return selector
 
 
 def _plan(request: Request, cluster: ClusterOptions) -> AnyPlan:
