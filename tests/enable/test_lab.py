@@ -21,10 +21,9 @@ import pytest
 import yaml
 
 from sctpctl import k8s
-from sctpctl.host import netns
 from sctpctl.node.machineconfig import render_sctp_machineconfig
 from tests.lab.harness import KUBECTL
-from tests.lab.labenv import Lab
+from tests.lab.labenv import Lab, running_lab
 from tests.lab.test_lab import BAD_MACHINE_CONFIG
 
 pytestmark = [
@@ -39,15 +38,8 @@ GROUP = "machineconfiguration.openshift.io"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    running = Lab(tmp_path_factory.mktemp("enable-lab"))
-    try:
-        running.up()
+    with running_lab(tmp_path_factory.mktemp("enable-lab")) as running:
         yield running
-    finally:
-        prefix = running.prefix if (running.state / "lab.json").exists() else None
-        running.down()
-        if prefix:
-            assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
 
 
 def environment(lab: Lab) -> dict[str, str]:
