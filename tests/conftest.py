@@ -35,6 +35,7 @@ class NetnsFactory:
 
     def __init__(self) -> None:
         self.created: list[str] = []
+        self.links = 0
 
     def __call__(self, name: str) -> str:
         from sctpctl.host import netns
@@ -48,7 +49,8 @@ class NetnsFactory:
         """A veth pair between two namespaces with the given ``addr/prefix`` on each end."""
         from sctpctl.host.commands import ip
 
-        index = len(self.created) + sum(1 for _ in ns_a) % 7
+        self.links += 1
+        index = self.links
         left, right = f"va{os.getpid() % 10000}x{index}", f"vb{os.getpid() % 10000}x{index}"
         ip("link", "add", left, "netns", ns_a, "type", "veth", "peer", "name", right, "netns", ns_b)
         ip("addr", "add", addr_a, "dev", left, netns=ns_a)

@@ -128,7 +128,8 @@ async def test_pid_1_ignores_sigterm_without_a_handler_and_exec_joins_it(
         env={"PATH": "/usr/bin:/bin"}, netns=None, join=first,
     )  # fmt: skip
     joined = await launch(inside)
-    out, _err = await joined.communicate()
+    out, err = await joined.communicate()
+    assert joined.returncode == 0, err.decode()
     hostname, comm, pid = out.decode().split()
     assert (hostname, comm) == ("c", "sleep") and int(pid) > 1
     # As in any container, PID 1 without a SIGTERM handler does not die of SIGTERM.

@@ -19,7 +19,9 @@ import pytest
 from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
 from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest
-from tests.lab.test_kubectl import MACHINE_CONFIG as SEED_MACHINE_CONFIG
+
+SEED = Path(__file__).resolve().parent.parent / "manifests" / "seed"
+"The seed procedure's objects, as published (kept as fixtures by the manifests tests)."
 
 pytestmark = [
     pytest.mark.netns,
@@ -144,11 +146,13 @@ def test_privileged_pods_are_root_and_host_paths_show_the_node(lab: Lab) -> None
         lambda: lab.jsonpath("get", "pod", "probe", path="{.status.phase}") == "Succeeded",
         message="probe pod succeeded",
     )
+    # stdout and stderr are two pipes: their lines interleave in any order, as in a runtime.
     lines = lab.kubectl("logs", "probe").stdout.splitlines()
     assert lines[0] == "0"
     assert "blacklist sctp" in lines
-    assert "no-sctp" in lines[-2] or "No such file" in " ".join(lines)
-    assert lines[-1].endswith("read-only")
+    assert "no-sctp" in lines  # the node has no /sys/module/sctp
+    assert "read-only" in lines
+    assert any("Read-only file system" in line for line in lines)
     # /host did not exist on this machine and still does not: the mount point was private.
     assert not Path("/host/etc/modprobe.d").exists()
 
@@ -244,12 +248,37 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(lab: Lab) ->
     lab.kubectl("apply", "-f", "-", input=polite)
     lab.pod_ready("stubborn")
     lab.pod_ready("polite")
+    uid = lab.jsonpath("get", "pod", "polite", path="{.metadata.uid}")
+    folder = lab.state / "nodes" / "worker-0" / "pods" / uid
+    assert (folder / "main" / "0.log").exists()
     start = time.monotonic()
     lab.kubectl("delete", "pod", "polite")
     assert time.monotonic() - start < 2.5  # sleep ends on SIGTERM
+    # The kubelet removes a deleted pod's files (logs, volumes).
+    lab.wait_for(lambda: not folder.exists(), timeout=5, message="pod folder removed")
     start = time.monotonic()
     lab.kubectl("delete", "pod", "stubborn")
     assert 3 <= time.monotonic() - start < 8  # SIGTERM ignored by PID 1: SIGKILL after 3 s
+
+
+def test_the_seeds_own_server_pod_fails_without_dnf_as_in_a_cluster_without_internet(
+    lab: Lab,
+) -> None:
+    # The published procedure installs nc with dnf, which needs internet access from the
+    # cluster; the lab runs no images and has no dnf, so the pod crash-loops with the reason.
+    lab.kubectl("create", "namespace", "seed")
+    lab.kubectl("create", "-n", "seed", "-f", str(SEED / "sctp-server.yaml"))
+
+    def crashed() -> dict[str, object] | None:
+        statuses = lab.json("get", "pod", "-n", "seed", "sctpserver")["status"].get(
+            "containerStatuses"
+        )
+        return statuses[0] if statuses and statuses[0].get("lastState") else None
+
+    status = lab.wait_for(crashed, timeout=20, message="the seed pod crashed")
+    assert status["lastState"]["terminated"]["exitCode"] == 127  # type: ignore[index]
+    assert "dnf: not found" in lab.kubectl("logs", "-n", "seed", "sctpserver").stdout
+    lab.kubectl("delete", "namespace", "seed", "--wait=false")
 
 
 def _tcp_once(host: str, port: int) -> str:
@@ -302,12 +331,7 @@ def test_network_policies_are_enforced(lab: Lab) -> None:
     # The seed's policy: SCTP port 80 only, so TCP to pods labelled role=web is isolated.
     lab.kubectl("delete", "networkpolicy", "-n", "policy", "default-deny", "allow-friends")
     lab.wait_for(lambda: lab.tcp("stranger", web, 8080, namespace="policy")[0] == 0, message="open")
-    lab.kubectl("apply", "-n", "policy", "-f", "-", input=json.dumps({
-        "kind": "NetworkPolicy", "apiVersion": "networking.k8s.io/v1",
-        "metadata": {"name": "allow-sctp-on-http"},
-        "spec": {"podSelector": {"matchLabels": {"role": "web"}},
-                 "ingress": [{"ports": [{"protocol": "SCTP", "port": 80}]}]},
-    }))  # fmt: skip
+    lab.kubectl("apply", "-n", "policy", "-f", str(SEED / "allow-sctp-on-http.yaml"))
     lab.wait_for(
         lambda: lab.tcp("friend", web, 8080, namespace="policy", timeout=0.5)[0] == 11,
         message="sctp only",
@@ -356,12 +380,7 @@ def test_an_init_to_a_node_without_sctp_gets_protocol_unreachable(lab: Lab) -> N
         "sctpserver", ["sleep", "inf"], node="worker-0", labels={"app": "sctpserver"},
         ports=[{"containerPort": 30102, "name": "sctpserver", "protocol": "SCTP"}],
     ))  # fmt: skip
-    lab.kubectl("apply", "-f", "-", input=json.dumps({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "sctpservice"},
-        "spec": {"type": "NodePort", "selector": {"app": "sctpserver"},
-                 "ports": [{"name": "sctpserver", "protocol": "SCTP", "port": 30102,
-                            "targetPort": 30102}]},
-    }))  # fmt: skip
+    lab.kubectl("create", "-f", str(SEED / "sctp-service.yaml"))
     lab.pod_ready("sctpserver")
     lab.wait_for(
         lambda: "30102" in lab.kubectl("get", "endpoints", "sctpservice").stdout, message="ep"
@@ -450,8 +469,7 @@ def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
         time.sleep(0.5)
         before = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
         daemon_pods_before = _daemon_pods(lab)
-        (lab.root / "load-sctp-module.yaml").write_text(SEED_MACHINE_CONFIG)
-        lab.kubectl("create", "-f", "load-sctp-module.yaml")
+        lab.kubectl("create", "-f", str(SEED / "load-sctp-module.yaml"))
 
         def updated() -> bool:
             pool = lab.json("get", "mcp", "worker")["status"]

@@ -228,3 +228,76 @@ def test_a_peer_can_come_back_while_its_aborted_association_awaits_its_last_even
     pair.drain()
     assert any(e.data == b"second life" for e in pair.events("s", MessageReceived))
     assert again.state is State.ESTABLISHED
+
+
+def test_pausing_one_association_holds_its_messages_in_its_window_while_others_flow():
+    config = Configuration(random_bytes=seeded(5), receive_window=8 * 1024)
+    pair = Pair(server=config, auto_drain=False)
+    slow, fast = pair.connect(), pair.connect()
+    pair.run(lambda: slow.state is State.ESTABLISHED and fast.state is State.ESTABLISHED)
+    pair.drain()
+    (slow_server,) = [a for a in pair.server.associations if a.peer_port == slow.local_port]
+    pair.server.pause_events(slow_server)
+    for i in range(40):
+        slow.send(bytes([i]) * 1000, now=pair.now)
+        fast.send(bytes([i]) * 1000, now=pair.now)
+    delivered: dict[int, list[int]] = {slow.local_port: [], fast.local_port: []}
+
+    def take() -> None:
+        while (item := pair.server.next_event()) is not None:
+            if isinstance(item[1], MessageReceived):
+                delivered[item[0].peer_port].append(item[1].data[0])
+        pair.flush()
+
+    for _ in range(200):
+        pair.step()
+        take()
+    assert delivered[fast.local_port] == list(range(40))
+    assert delivered[slow.local_port] == []
+    assert 0 < slow.buffered_amount < 40 * 1000  # the window let some in, then closed
+    assert slow_server.receive_window < 1000
+
+    pair.server.resume_events(slow_server)
+    pair.run(
+        lambda: (take(), slow.buffered_amount == 0 and len(delivered[slow.local_port]) == 40)[1],
+        max_time=300,
+    )
+    assert delivered[slow.local_port] == list(range(40))
+    assert slow.state is State.ESTABLISHED
+
+
+def test_streams_can_be_chosen_per_listener_and_per_connect():
+    pair = Pair()
+    pair.server.listen(SERVER_PORT, outbound_streams=3)
+    association = pair.client.connect(
+        pair.addresses[id(pair.server)], SERVER_PORT, now=pair.now, outbound_streams=5
+    )
+    pair.run(lambda: association.state is State.ESTABLISHED)
+    pair.run(lambda: bool(pair.events("s", AssociationEstablished)))
+    pair.drain()
+    (client_side,) = pair.events("c", AssociationEstablished)
+    (server_side,) = pair.events("s", AssociationEstablished)
+    assert (client_side.outbound_streams, client_side.inbound_streams) == (5, 3)
+    assert (server_side.outbound_streams, server_side.inbound_streams) == (3, 5)
+    with pytest.raises(LocalProtocolError):
+        pair.server.listen(SERVER_PORT, outbound_streams=0)
+
+
+def test_a_listener_bound_to_one_address_answers_inits_to_others_as_a_closed_port():
+    config = Configuration(random_bytes=seeded(4))
+    target = Endpoint(Configuration(random_bytes=seeded(5)))
+    target.listen(SERVER_PORT, address="192.0.2.2")
+    answers = []
+    for tag, destination in ((0x1111, "192.0.2.2"), (0x2222, "192.0.2.3"), (0x3333, None)):
+        target.receive_packet(
+            probe_init(config, source_port=40001, destination_port=SERVER_PORT, initiate_tag=tag),
+            source=PEER,
+            destination=None if destination is None else Address(destination),
+            now=0.0,
+        )
+        (reply_data,) = [d for d, _ in target.packets_to_send(now=0.0)]
+        reply = classify_reply(reply_data, initiate_tag=tag)
+        assert reply is not None
+        answers.append(reply.answer)
+    # An unknown destination (an I/O layer that cannot tell) is accepted.
+    assert answers == [ProbeAnswer.INIT_ACK, ProbeAnswer.ABORT, ProbeAnswer.INIT_ACK]

@@ -150,8 +150,12 @@ def _print_status(found: control.LabStatus, output: OutputFormat) -> None:
 
 @lab.command()
 @state_option
-@click.option("--workers", type=click.IntRange(0, 99), default=2, show_default=True)
-@click.option("--masters", type=click.IntRange(0, 99), default=1, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(0, 99), default=2, show_default=True, help="Worker nodes."
+)
+@click.option(
+    "--masters", type=click.IntRange(0, 99), default=1, show_default=True, help="Master nodes."
+)
 @click.option(
     "--reboot-seconds",
     type=click.FloatRange(0, 600),
@@ -170,7 +174,13 @@ def _print_status(found: control.LabStatus, output: OutputFormat) -> None:
     default=None,
     help="API server port (default: any free one).",
 )
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=120, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=120,
+    show_default=True,
+    help="Seconds to wait for every node to be Ready.",
+)
 @output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML)
 def up(
     state_dir: Path | None,

@@ -14,14 +14,18 @@ import click
 from rich.logging import RichHandler
 
 from sctpctl import __version__
+from sctpctl.cli.connect import connect
 from sctpctl.cli.demo import demo
 from sctpctl.cli.enable import disable, enable
 from sctpctl.cli.errors import CommandError
 from sctpctl.cli.lab import lab
 from sctpctl.cli.lint import lint
+from sctpctl.cli.listen import listen
 from sctpctl.cli.output import ColorMode, Settings, make_console
 from sctpctl.cli.policy import policy
+from sctpctl.cli.probe import probe
 from sctpctl.cli.render import render
+from sctpctl.cli.stack import stack
 from sctpctl.cli.status import node_state, status
 from sctpctl.outcomes import ExitCode, Outcome
 
@@ -76,8 +80,20 @@ def cli(ctx: click.Context, color: str, verbose: int) -> None:
 
 
 COMMANDS: tuple[click.Command, ...] = (
-    lint, render, policy, enable, disable, status, node_state, lab, demo,
-)  # fmt: skip
+    lint,
+    render,
+    policy,
+    enable,
+    disable,
+    status,
+    node_state,
+    listen,
+    connect,
+    probe,
+    stack,
+    lab,
+    demo,
+)
 "Every subcommand, in the order ``--help`` lists them."
 
 for _command in COMMANDS:

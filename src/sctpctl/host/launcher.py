@@ -55,7 +55,17 @@ MS_NODEV = 4
 MS_NOEXEC = 8
 MNT_DETACH = 2
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _load_libc() -> ctypes.CDLL:
+    # find_library would run ldconfig as a child process: slow, and a child that a container's
+    # first process could be mistaken for. The glibc soname is stable.
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+_libc = _load_libc()
 
 
 class SetupError(Exception):

@@ -128,11 +128,18 @@ def container_process(launcher: ProcessRecord) -> int | None:
     ``None`` when the container is not running."""
     if not alive(launcher):
         return None
+    proc = Path(f"/proc/{launcher.pid}")
     try:
-        children = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split()
+        children = (proc / "task" / str(launcher.pid) / "children").read_text().split()
+        new_namespace = os.readlink(proc / "ns" / "pid_for_children")
     except OSError:
         return None
-    return int(children[0]) if children else None
+    for child in children:
+        # The container's process is the one in the PID namespace the launcher made.
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{child}/ns/pid") == new_namespace:
+                return int(child)
+    return None
 
 
 def alive(record: ProcessRecord) -> bool:

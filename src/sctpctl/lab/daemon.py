@@ -62,7 +62,10 @@ class LabConfig:
     reboot_seconds: float = 2.0
     "How long a rebooting node stays NotReady."
     backoff_seconds: float = 10.0
-    heartbeat_seconds: float = 30.0
+    heartbeat_seconds: float = 300.0
+    """How often an unchanged node status is written again: the kubelet's
+    nodeStatusReportFrequency (5 min), so ``kubectl get nodes -w`` stays as quiet as on a real
+    cluster."""
 
     @staticmethod
     def new(**settings: Any) -> LabConfig:

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -177,6 +178,9 @@ class PodWorker:
         self.stopping: asyncio.Event = asyncio.Event()
         self.grace = 30.0
         self.deleted = False
+        "No more status writes: the pod is gone, or the node is going down."
+        self.removed = False
+        "The pod is gone for good: its files go too."
         self.task: asyncio.Task[None] | None = None
         self._exec_processes: set[asyncio.subprocess.Process] = set()
 
@@ -767,6 +771,7 @@ class Kubelet:
 
     def start(self) -> None:
         if not self.running:
+            self._collect_garbage()
             self._task = asyncio.create_task(self._watch(), name=f"kubelet-{self.node.name}")
 
     async def shutdown(self) -> None:
@@ -807,14 +812,17 @@ class Kubelet:
             return
         if kind == "DELETED":
             if worker is not None:
-                worker.deleted = True
+                worker.deleted = worker.removed = True
                 worker.stop(0.0)
                 self.workers.pop(uid, None)
+            else:
+                self._forget(uid)
             return
         if worker is None:
             if meta.get("deletionTimestamp"):
                 # Never started here (or the node restarted): nothing to stop.
                 await self._finalize(pod)
+                self._forget(uid)
                 return
             worker = PodWorker(self, pod)
             self.workers[uid] = worker
@@ -832,6 +840,27 @@ class Kubelet:
                 del self.workers[worker.uid]
             if worker.stopping.is_set() and not worker.deleted:
                 await self._finalize(worker.pod)
+                worker.removed = True
+            if worker.removed:
+                self._forget(worker.uid)
+
+    def _forget(self, uid: str) -> None:
+        """Remove a deleted pod's folder (logs, emptyDir volumes, hosts files), as the kubelet
+        garbage-collects them."""
+        shutil.rmtree(self.files.pod_dir(uid), ignore_errors=True)
+
+    def _collect_garbage(self) -> None:
+        """At start: the folders of pods that were deleted while this kubelet was not running."""
+        if not self.files.pods.is_dir():
+            return
+        known = {
+            p["metadata"]["uid"]
+            for p in self.registry.peek(PODS)
+            if (p.get("spec") or {}).get("nodeName") == self.node.name
+        }
+        for folder in self.files.pods.iterdir():
+            if folder.name not in known:
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def _finalize(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]

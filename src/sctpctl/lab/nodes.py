@@ -159,7 +159,7 @@ class NodeAgent:
         files: NodeFiles,
         kubelet: Kubelet,
         sctp: NodeSctpService,
-        heartbeat: float = 30.0,
+        heartbeat: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry

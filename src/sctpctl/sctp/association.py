@@ -603,6 +603,11 @@ class Association:
             raise LocalProtocolError(f"cannot add {count} streams")
         self._start_reconfig(AddOutgoingStreamsRequest(self._take_request_seq(), count), now)
 
+    @property
+    def has_events(self) -> bool:
+        """Whether ``next_event`` has something to return."""
+        return bool(self._events)
+
     def next_event(self) -> AssociationEvent | None:
         """The next event, or None. Taking a ``MessageReceived`` frees its bytes from the receive
         window; call ``packets_to_send`` afterwards, a window update may be due."""

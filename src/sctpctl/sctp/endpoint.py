@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from dataclasses import dataclass, replace
 
 from .association import Association, IcmpError, State
 from .chunks import (
@@ -45,17 +46,29 @@ _EPHEMERAL_FIRST = 49152
 _EPHEMERAL_COUNT = 65536 - _EPHEMERAL_FIRST
 
 
+@dataclass(frozen=True, slots=True)
+class _Listener:
+    config: Configuration
+    "The configuration INIT-ACKs of this port are built from (its OS may differ)."
+    address: str | None
+    "The only local address accepted, or None for all."
+
+    def accepts(self, destination: Address | None) -> bool:
+        return self.address is None or destination is None or destination.host == self.address
+
+
 class Endpoint:
     """Every association of one SCTP stack instance, and the listening ports."""
 
     def __init__(self, config: Configuration | None = None) -> None:
         self.config = config if config is not None else Configuration()
         self._signer = CookieSigner(self.config)
-        self._listening: set[int] = set()
+        self._listening: dict[int, _Listener] = {}
         self._by_key: dict[tuple[int, int, str], Association] = {}
         self._associations: list[Association] = []
         self._with_events: deque[Association] = deque()
         self._flagged: set[int] = set()
+        self._paused: set[int] = set()
         self._ready: list[tuple[bytes, Address]] = []
         self._next_id = 1
         self.dropped = 0
@@ -63,14 +76,27 @@ class Endpoint:
 
     # --- application side ---------------------------------------------------------------------
 
-    def listen(self, port: int) -> None:
-        """Accept associations on ``port``: INITs to it are answered with INIT-ACK."""
+    def listen(
+        self, port: int, *, outbound_streams: int | None = None, address: str | None = None
+    ) -> None:
+        """Accept associations on ``port``: INITs to it are answered with INIT-ACK.
+
+        ``outbound_streams`` overrides the configuration's OS for associations accepted here;
+        with ``address``, only INITs sent to that local address are accepted (the I/O layer
+        must pass ``destination`` to ``receive_packet``; where it cannot, INITs are accepted),
+        others are answered as for a closed port.
+        """
         if not 0 < port < 65536:
             raise LocalProtocolError(f"port {port} is not in 1-65535")
-        self._listening.add(port)
+        config = self.config
+        if outbound_streams is not None:
+            if not 0 < outbound_streams < 65536:
+                raise LocalProtocolError(f"{outbound_streams} streams is not in 1-65535")
+            config = replace(config, outbound_streams=outbound_streams)
+        self._listening[port] = _Listener(config, address)
 
     def close_listener(self, port: int) -> None:
-        self._listening.discard(port)
+        self._listening.pop(port, None)
 
     @property
     def listening(self) -> frozenset[int]:
@@ -81,11 +107,23 @@ class Endpoint:
         return tuple(self._associations)
 
     def connect(
-        self, address: Address, port: int, *, now: float, local_port: int | None = None
+        self,
+        address: Address,
+        port: int,
+        *,
+        now: float,
+        local_port: int | None = None,
+        outbound_streams: int | None = None,
     ) -> Association:
-        """Start an association to ``address`` (IP and UDP encapsulation port), SCTP ``port``."""
+        """Start an association to ``address`` (IP and UDP encapsulation port), SCTP ``port``;
+        ``outbound_streams`` overrides the configuration's OS for this association."""
         if not 0 < port < 65536:
             raise LocalProtocolError(f"port {port} is not in 1-65535")
+        config = self.config
+        if outbound_streams is not None:
+            if not 0 < outbound_streams < 65536:
+                raise LocalProtocolError(f"{outbound_streams} streams is not in 1-65535")
+            config = replace(config, outbound_streams=outbound_streams)
         if local_port is None:
             local_port = self._ephemeral_port(port, address.host)
         existing = self._by_key.get((local_port, port, address.host))
@@ -94,7 +132,7 @@ class Endpoint:
                 f"an association {local_port} -> {address.host}:{port} exists already"
             )
         association = Association(
-            self.config,
+            config,
             local_port=local_port,
             peer_port=port,
             peer_address=address,
@@ -144,17 +182,36 @@ class Endpoint:
             self._flagged.add(association.id)
             self._with_events.append(association)
 
+    def pause_events(self, association: Association) -> None:
+        """Hold back ``association``'s events (``next_event`` skips it) until
+        ``resume_events``: its received messages stay in its receive window, so a reader that
+        falls behind closes the window and the peer stops sending (RFC 9260 section 6.2), while
+        the other associations of the endpoint go on."""
+        self._paused.add(association.id)
+
+    def resume_events(self, association: Association) -> None:
+        """Deliver ``association``'s events again, those held back first."""
+        self._paused.discard(association.id)
+        if association.has_events:
+            self._flag_events(association)
+
     def next_event(self) -> tuple[Association, AssociationEvent] | None:
-        """The next event of any association, with the association it belongs to."""
+        """The next event of any association whose events are not paused, with the association
+        it belongs to."""
         queue = self._with_events
         while queue:
             association = queue[0]
+            if association.id in self._paused:
+                queue.popleft()
+                self._flagged.discard(association.id)
+                continue
             event = association.next_event()
             if event is not None:
                 return association, event
             queue.popleft()
             self._flagged.discard(association.id)
             if association.closed:
+                self._paused.discard(association.id)
                 self._forget(association)
         return None
 
@@ -187,12 +244,19 @@ class Endpoint:
                 self._unindex(association)
             return
         try:
-            self._no_association(data, source, src_port, dst_port, tag, now)
+            self._no_association(data, source, destination, src_port, dst_port, tag, now)
         except MalformedPacket:
             self.dropped += 1
 
     def _no_association(
-        self, data: bytes, source: Address, src_port: int, dst_port: int, tag: int, now: float
+        self,
+        data: bytes,
+        source: Address,
+        destination: Address | None,
+        src_port: int,
+        dst_port: int,
+        tag: int,
+        now: float,
     ) -> None:
         types: list[tuple[int, int, int, int]] = []
         offset = 12
@@ -211,7 +275,7 @@ class Endpoint:
             if len(types) == 1 and tag == 0:  # RFC 9260 sections 6.10, 8.5.1 A
                 init = parse_chunk(first, first_flags, data, start, end)
                 assert isinstance(init, InitChunk)
-                self._on_init(init, source, src_port, dst_port, now)
+                self._on_init(init, source, destination, src_port, dst_port, now)
             return
         if first == ChunkType.COOKIE_ECHO:
             self._on_cookie_echo(data, source, src_port, dst_port, tag, start, end, now)
@@ -219,7 +283,13 @@ class Endpoint:
         self._out_of_the_blue(types, source, src_port, dst_port, tag)
 
     def _on_init(
-        self, init: InitChunk, source: Address, src_port: int, dst_port: int, now: float
+        self,
+        init: InitChunk,
+        source: Address,
+        destination: Address | None,
+        src_port: int,
+        dst_port: int,
+        now: float,
     ) -> None:
         # An INIT from a new address of an existing association (restart, RFC 9260 5.2.2).
         for host in examine_params(init.params).addresses:
@@ -229,13 +299,16 @@ class Endpoint:
                 existing.receive_verified(packet, source=source, tag=0, now=now)
                 return
         policy = self.config.ootb_policy
-        if dst_port not in self._listening:
+        listener = self._listening.get(dst_port)
+        if listener is not None and not listener.accepts(destination):
+            listener = None
+        if listener is None:
             if init.initiate_tag != 0 and policy is OotbPolicy.REPLY:
                 # RFC 9260 section 8.4 item 3: ABORT with the INIT's tag and T bit clear.
                 self._reply(dst_port, src_port, init.initiate_tag, AbortChunk(), source)
             return
         answer = answer_init(
-            self.config,
+            listener.config,
             self._signer,
             init,
             source=source,
