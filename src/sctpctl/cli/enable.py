@@ -226,7 +226,7 @@ def _confirm(console: Console, plan: AnyPlan, *, yes: bool) -> None:
         )
     if not click.confirm("go ahead?", default=False, err=True):
         console.print("nothing was changed")
-        raise SystemExit(ExitCode.FAILED)
+        click.get_current_context().exit(ExitCode.FAILED)
 
 
 def _resume_command(request: Request, cluster: ClusterOptions) -> str:
@@ -347,7 +347,7 @@ def _run(
                 "interrupted while applying: some changes may be made; run the same command "
                 "again (it makes only what is missing)"
             )
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        click.get_current_context().exit(ExitCode.INTERRUPTED)
     except RolloutTimeout as error:
         last = (
             error.last.summary()

@@ -90,7 +90,7 @@ def status(
         raise CommandError(str(error), ExitCode.USAGE) from error
     except KeyboardInterrupt:
         make_console(stderr=True).print("interrupted; the check pods were removed")
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        click.get_current_context().exit(ExitCode.INTERRUPTED)
     emit(
         output,
         document("SctpStatus", found.to_json()),
@@ -98,7 +98,7 @@ def status(
         soft_wrap=True,
     )
     if not found.ok:
-        raise SystemExit(ExitCode.FAILED)
+        click.get_current_context().exit(ExitCode.FAILED)
 
 
 def _tables(found: ClusterStatus) -> list[RenderableType]:
