@@ -4,7 +4,7 @@ cluster without the MachineConfig API group, and an account without some permiss
 It serves the kinds it is given, refuses the (verb, kind) pairs in ``forbidden`` with 403 (and
 says so in access reviews), and can stand in for the kubelet of status check pods: a check pod
 created while ``node_reports`` holds its node's report finishes at once with that output.
-Watches end at once (nothing changes here unless a test changes it).
+A watch replays the changes after its resourceVersion and ends (the caller watches again).
 """
 
 from __future__ import annotations
@@ -55,10 +55,13 @@ class FakeCluster:
         self.kinds = {**CORE_KINDS, **(MC_KINDS if openshift else {})}
         self.objects: dict[tuple[str, str, str], Obj] = {}
         self.forbidden = forbidden or set()
+        self.reviews_allow_all = False
+        "Access reviews say yes to everything (the policy changes between review and call)."
         self.node_reports: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
         self.closed = False
         self.version = 0
+        self.events: list[tuple[int, str, Obj]] = []
         self.watching = asyncio.Event()
         "Set once something watches (for status: once every check pod exists)."
         for obj in objects:
@@ -70,7 +73,9 @@ class FakeCluster:
         self.version += 1
         meta = obj.setdefault("metadata", {})
         meta["resourceVersion"] = str(self.version)
-        self.objects[(obj["kind"], meta.get("namespace", ""), meta["name"])] = obj
+        key = (obj["kind"], meta.get("namespace", ""), meta["name"])
+        self.events.append((self.version, "MODIFIED" if key in self.objects else "ADDED", obj))
+        self.objects[key] = obj
         return obj
 
     def _check(self, verb: str, kind: str) -> str:
@@ -128,6 +133,7 @@ class FakeCluster:
         if kind == "SelfSubjectAccessReview":
             attributes = obj["spec"]["resourceAttributes"]
             denied = (attributes["verb"], attributes["resource"]) in self.forbidden
+            denied = denied and not self.reviews_allow_all
             obj["status"] = {"allowed": not denied}
             return obj
         meta = obj.setdefault("metadata", {})
@@ -176,6 +182,8 @@ class FakeCluster:
         found = self.objects.pop((kind, namespace or "", name), None)
         if found is None:
             raise NotFound({"code": 404, "message": f'{kind} "{name}" not found'}, code=404)
+        self.version += 1
+        self.events.append((self.version, "DELETED", found))
         if kind == "Namespace":
             for key in [k for k in self.objects if k[1] == name]:
                 del self.objects[key]
@@ -199,12 +207,14 @@ class FakeCluster:
         return gone
 
     async def watch(
-        self, api_version: str, kind: str, **_: Any
+        self, api_version: str, kind: str, *, resource_version: str | None = None, **_: Any
     ) -> AsyncGenerator[WatchEvent, None]:
         self._check("watch", kind)
         self.watching.set()
-        return
-        yield  # an async generator that ends at once
+        since = int(resource_version or 0)
+        for version, event_type, obj in list(self.events):
+            if version > since and obj["kind"] == kind:
+                yield WatchEvent(event_type, copy.deepcopy(obj))
 
     async def exec(self, namespace: str, pod: str, command: Sequence[str], **_: Any) -> ExecResult:
         raise NotImplementedError("the commands under test do not exec")

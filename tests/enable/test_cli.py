@@ -84,6 +84,13 @@ def test_a_missing_permission_names_the_verb_and_the_resource(use: list[FakeClus
     )
     # Nothing was created: the access check came before any change.
     assert names(use[0], "MachineConfig") == ["00-worker"]
+    # Refused after a review said yes: named all the same, and nothing is left behind.
+    use[0] = FakeCluster(OPENSHIFT, forbidden={("create", "pods")})
+    use[0].reviews_allow_all = True
+    result = run("status")
+    assert result.exit_code == 3, result.output
+    assert "missing permission: cannot create pods in namespace sctpctl-status-" in result.output
+    assert use[0].of_kind("Pod") == [] and use[0].of_kind("Namespace") == []
     use[0] = FakeCluster(OPENSHIFT, forbidden={("list", "machineconfigpools")})
     result = run("status")
     assert result.exit_code == 3
@@ -162,6 +169,21 @@ async def test_cancelled_status_removes_its_pods_and_namespace() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cluster.of_kind("Pod") == [] and cluster.of_kind("Namespace") == []
+
+
+async def test_a_check_pod_deleted_by_a_drain_is_unknown_at_once() -> None:
+    cluster = FakeCluster(OPENSHIFT)
+    cluster.node_reports = {"worker-0": LOADED, "worker-1": LOADED}
+    task = asyncio.create_task(collect_status(cluster, timeout=60))
+    await cluster.watching.wait()
+    (pending,) = [p for p in cluster.of_kind("Pod") if p["spec"]["nodeName"] == "master-0"]
+    await cluster.delete(
+        "v1", "Pod", pending["metadata"]["name"], namespace=pending["metadata"]["namespace"]
+    )
+    found = await asyncio.wait_for(task, timeout=10)
+    assert found.nodes[0].module.detail == (
+        "the check pod was deleted before it finished (is the node being drained?)"
+    )
 
 
 async def test_a_check_that_does_not_finish_in_time_is_unknown() -> None:

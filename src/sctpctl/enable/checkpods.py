@@ -14,6 +14,7 @@ created namespace with them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -41,6 +42,8 @@ HOST_PATHS = (
     ("lib-modules", "/lib/modules"),
 )
 DEFAULT_TIMEOUT = 120.0
+CREATE_AT_ONCE = 16
+"Check pods created concurrently (a large cluster does not wait for them one by one)."
 WAITING_FAILURES = frozenset(
     {
         "ErrImagePull",
@@ -154,16 +157,24 @@ def parse_report(text: str) -> ModuleReport:
 @dataclass
 class _Waiter:
     pods: Watched
-    nodes: frozenset[str]
+    names: Mapping[str, str]
+    "The check pod of each node, by pod name."
     finished: dict[str, Obj] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    "Nodes whose pod was deleted before it finished (a drain deletes every pod but DaemonSets')."
 
-    def decide(self, snapshot: Snapshot) -> dict[str, Obj] | None:
-        for pod in snapshot.objects(self.pods):
-            node = (pod.get("spec") or {}).get("nodeName")
+    def decide(self, snapshot: Snapshot) -> bool | None:
+        present = snapshot.by_name(self.pods)
+        for node, name in self.names.items():
+            pod = present.get(name)
+            if pod is None:
+                if node not in self.finished:
+                    self.gone.add(node)
+                continue
             phase = (pod.get("status") or {}).get("phase")
-            if node in self.nodes and (phase in ("Succeeded", "Failed") or _waiting_reason(pod)):
+            if phase in ("Succeeded", "Failed") or _waiting_reason(pod):
                 self.finished[node] = pod
-        return self.finished if set(self.finished) >= self.nodes else None
+        return True if set(self.finished) | self.gone >= set(self.names) else None
 
 
 async def _report_of(client: Client, pod: Obj) -> ModuleReport:
@@ -212,23 +223,48 @@ async def check_nodes(
         if created:
             with naming("create", "namespaces"):
                 await client.create(run_namespace(run_id))
-        with naming("create", "pods", where):
-            for node in nodes:
-                await client.create(check_pod(node, run_id=run_id, namespace=where, image=image))
-        waiter = _Waiter(Watched("v1", "Pod", where, f"{RUN_LABEL}={run_id}"), frozenset(nodes))
+        names = await _create_pods(client, nodes, run_id=run_id, namespace=where, image=image)
+        waiter = _Waiter(Watched("v1", "Pod", where, f"{RUN_LABEL}={run_id}"), names)
         with contextlib.suppress(TimeoutError), naming("watch", "pods", where):
             await observe(client, (waiter.pods,), waiter.decide, timeout=timeout)
         for node in nodes:
             pod = waiter.finished.get(node)
-            if pod is None:
+            if pod is not None:
+                reports[node] = await _report_of(client, pod)
+            elif node in waiter.gone:
+                reports[node] = ModuleReport.unknown(
+                    "the check pod was deleted before it finished (is the node being drained?)"
+                )
+            else:
                 reports[node] = ModuleReport.unknown(
                     f"the check pod did not finish within {timeout:g} s"
                 )
-            else:
-                reports[node] = await _report_of(client, pod)
         return reports
     finally:
         await _clean_up(client, where, run_id, created)
+
+
+async def _create_pods(
+    client: Client, nodes: Sequence[str], *, run_id: str, namespace: str, image: str
+) -> dict[str, str]:
+    """Create every node's pod, a few at a time; returns the pod name of each node."""
+    gate = asyncio.Semaphore(CREATE_AT_ONCE)
+
+    async def create(node: str) -> tuple[str, str]:
+        async with gate:
+            with naming("create", "pods", namespace):
+                made = await client.create(
+                    check_pod(node, run_id=run_id, namespace=namespace, image=image)
+                )
+        return node, str(made["metadata"]["name"])
+
+    # a TaskGroup: one refusal cancels the other creations before the cleanup runs
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(create(node)) for node in nodes]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return dict(task.result() for task in tasks)
 
 
 async def _clean_up(client: Client, namespace: str, run_id: str, created: bool) -> None:
