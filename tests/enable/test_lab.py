@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -283,6 +284,26 @@ def test_the_same_commands_as_a_kubectl_plugin(lab: Lab) -> None:
     assert disabled.returncode == 0, disabled.stderr
     assert "SCTP disabled on pool worker: 2/2 nodes updated" in disabled.stderr
     assert "load-sctp-module" not in lab.kubectl("get", "mc", "-o", "name").stdout
+
+
+@pytest.mark.skipif(not shutil.which("script"), reason="needs util-linux script for a terminal")
+def test_on_a_terminal_it_asks_first_and_shows_progress_bars(lab: Lab) -> None:
+    def on_a_terminal(answer: str) -> subprocess.CompletedProcess[str]:
+        command = shlex.join([sys.executable, "-m", "sctpctl", "enable"])
+        return subprocess.run(
+            ["script", "-qec", command, "/dev/null"], input=answer, capture_output=True,
+            text=True, env={**environment(lab), "COLUMNS": "120", "TERM": "xterm"}, timeout=120,
+        )  # fmt: skip
+
+    declined = on_a_terminal("n\n")
+    assert declined.returncode == 1, declined.stdout
+    assert "go ahead? [y/N]" in declined.stdout and "nothing was changed" in declined.stdout
+    assert lab.kubectl("get", "mc", "load-sctp-module", check=False).returncode != 0
+    accepted = on_a_terminal("y\n")
+    assert accepted.returncode == 0, accepted.stdout
+    screen = accepted.stdout
+    assert "pool worker" in screen and "2/2 nodes" in screen and "0:00:0" in screen  # the bar
+    assert "SCTP enabled on pool worker: 2/2 nodes updated" in screen
 
 
 def test_the_daemonset_method_plans_against_the_same_cluster(lab: Lab) -> None:
