@@ -4,15 +4,17 @@ against it, helpers to run things in pods and on the external host, and ``lab do
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
 
 TCP_ECHO = (
@@ -173,6 +175,20 @@ class Lab:
             ["ip", "netns", "exec", f"{self.prefix}-ext", *argv],
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_lab(root: Path, **sizes: int) -> Iterator[Lab]:
+    """A lab that is up for the block and down after it, with no namespace of it left."""
+    running = Lab(root, **sizes)
+    try:
+        running.up()
+        yield running
+    finally:
+        prefix = running.prefix if (running.state / "lab.json").exists() else None
+        running.down()
+        if prefix:
+            assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
 
 
 def pod_manifest(
