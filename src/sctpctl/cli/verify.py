@@ -37,7 +37,7 @@ from sctpctl.outcomes import ExitCode
 from sctpctl.verify.catalogue import select
 from sctpctl.verify.context import LABEL, NodeModule, Options
 from sctpctl.verify.junit import write_junit
-from sctpctl.verify.model import CheckResult, Status
+from sctpctl.verify.model import Status
 from sctpctl.verify.report import Report, failure_lines
 from sctpctl.verify.runner import SetupError, cleanup, run_verify
 
@@ -56,15 +56,9 @@ def _module_reader(image: str, namespace: str | None):  # type: ignore[no-untype
     return read
 
 
-def _note(result: CheckResult) -> str:
-    if result.status is Status.SKIPPED:
-        return result.reason
-    if result.check.figures:
-        return "; ".join(a.observation.detail for a in result.actions)
-    return ""
-
-
 def _report_renderables(report: Report) -> list[RenderableType]:
+    """The checks table (narrow enough for 80 columns), then what does not fit in it: why
+    checks were skipped, measured figures, the failures; then the summary line."""
     rows = [
         (
             r.check.name,
@@ -72,13 +66,22 @@ def _report_renderables(report: Report) -> list[RenderableType]:
             r.outcome if r.status is not Status.SKIPPED else "-",
             f"{len(r.actions) - len(r.failed_actions)}/{len(r.actions)}" if r.actions else "-",
             f"{r.seconds:.1f}",
-            _note(r),
         )
         for r in report.results
     ]
     parts: list[RenderableType] = [
-        simple_table(("check", "result", "outcome", "actions", "seconds", "note"), rows)
+        simple_table(("check", "result", "outcome", "passed", "seconds"), rows)
     ]
+    notes = [f"{r.check.name}: skipped, {r.reason}" for r in report.results if not r.actions
+             and r.status is Status.SKIPPED]  # fmt: skip
+    notes += [
+        f"{r.check.name}: {a.action.name.rsplit(': ', 1)[-1]}: {a.observation.detail}"
+        for r in report.results
+        if r.check.figures
+        for a in r.actions
+    ]
+    if notes:
+        parts.append(Text("\n".join(notes)))
     failed = [r for r in report.results if r.status is Status.FAILED]
     if failed:
         parts.append(Text(""))

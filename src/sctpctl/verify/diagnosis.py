@@ -19,7 +19,7 @@ from sctpctl.verify.context import PodRef, RunContext
 from sctpctl.verify.expectations import denial, live_cluster, traffic
 from sctpctl.verify.model import CHECK_FAILED, ActionResult
 
-MODULE_STATES = frozenset({"blacklisted", "not-loaded", "unknown"})
+MODULE_STATES = frozenset({"blacklisted", "not-loaded"})
 
 
 def _pod_ref(text: str) -> PodRef | None:
@@ -71,6 +71,8 @@ async def diagnose(ctx: RunContext, result: ActionResult) -> str:
             f"{action.source}'s kernel has no sctp module ({observation.detail}): no "
             "MachineConfig can turn it on; SCTP workloads need nodes whose kernel has it"
         )
+    if word == "unknown":
+        return f"the module state of {action.source} could not be read: {observation.detail}"
     if word in MODULE_STATES:
         return (
             f"the sctp module is {word} on {action.source}: {observation.detail}; "
