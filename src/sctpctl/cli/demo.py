@@ -138,9 +138,8 @@ def demo(ctx: click.Context, state_dir: Path | None, keep_lab: bool) -> None:
         simple_table(
             ("step", "command", "exit", "expected", "seconds"),
             (
-                (title, f"sctpctl {' '.join(step.args)}", code, step.expect, f"{took:.1f}")
-                for step, code, took in ran
-                for title in [step.title]
+                (number, f"sctpctl {' '.join(step.args)}", code, step.expect, f"{took:.1f}")
+                for number, (step, code, took) in enumerate(ran, start=1)
             ),
         )
     )
