@@ -185,7 +185,3 @@ def truth_tables(results: Sequence[ActionResult]) -> list[str]:
     if lines:
         lines.append("observed: . reached, T no answer (filtered), X rejected, A ABORT, ! failed")
     return lines
-
-
-def describe_live_error(error: Exception) -> str:
-    return f"the NetworkPolicy engine could not read the live objects: {error}"

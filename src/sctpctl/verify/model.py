@@ -91,13 +91,6 @@ class Observation:
     seconds: float = 0.0
 
     @property
-    def outcome(self) -> Outcome | None:
-        try:
-            return Outcome(self.word)
-        except ValueError:
-            return None
-
-    @property
     def inconclusive(self) -> bool:
         return self.word == CHECK_FAILED
 

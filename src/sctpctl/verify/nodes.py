@@ -70,8 +70,9 @@ def place(
     by_name = {n.name: n for n in nodes}
 
     def usable(name: str) -> bool:
+        """Ready and not cordoned (pods are pinned by name, which would pass a cordon)."""
         node = by_name.get(name)
-        return node is not None and node.ready
+        return node is not None and node.ready and node.schedulable
 
     candidates = [n for n in selected if usable(n)] or list(selected)
     with_sctp = [n for n in candidates if modules.get(n, NodeModule("unknown")).has_sctp]
@@ -81,7 +82,7 @@ def place(
         preferred[1] if len(preferred) > 1 and not with_sctp else server
     )  # fmt: skip
     negative_candidates = [n for n in selected if usable(n)] + [
-        n.name for n in nodes if n.name not in selected and n.ready
+        n.name for n in nodes if n.name not in selected and usable(n.name)
     ]
     no_sctp = next(
         (
