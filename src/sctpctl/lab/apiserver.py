@@ -722,8 +722,9 @@ class ApiServer:
             previous=_flag(request, "previous"),
             since_seconds=_int(request, "sinceSeconds"),
         )
-        chunks = aiter(runtime.logs(log_request))
         try:
+            # The kubelet may refuse at once (no such run) or when the stream starts.
+            chunks = aiter(runtime.logs(log_request))
             first = await anext(chunks, b"")
         except ContainerNotAvailable as error:
             raise errors.bad_request(str(error)) from None
