@@ -4,15 +4,17 @@ against it, helpers to run things in pods and on the external host, and ``lab do
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
 
 TCP_ECHO = (
@@ -85,6 +87,22 @@ class Lab:
         found = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         return [line.split()[0] for line in found.splitlines() if line.startswith(self.prefix)]
 
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, root: Path) -> Iterator[Lab]:
+        """A lab that is up for the block, then down; nothing of it may be left behind: no
+        namespace, and no process that names its state folder."""
+        lab = cls(root)
+        try:
+            lab.up()
+            yield lab
+        finally:
+            prefix = lab.prefix if (lab.state / "lab.json").exists() else None
+            lab.down()
+            if prefix:
+                assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left"
+            assert lab.processes_of_the_lab() == [], "processes left behind"
+
     # --- kubectl ------------------------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
@@ -123,6 +141,18 @@ class Lab:
                 return last
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting: {message} (last: {last!r})")
+
+    def wait_for_pool(self, *, with_config: str, present: bool, pool: str = "worker") -> None:
+        """Until the pool has rolled out (``Updated``) a configuration with, or without, the
+        MachineConfig ``with_config``."""
+
+        def rolled_out() -> bool:
+            status = self.json("get", "mcp", pool)["status"]
+            conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+            sources = [s["name"] for s in status["configuration"].get("source", [])]
+            return (with_config in sources) == present and conditions.get("Updated") == "True"
+
+        self.wait_for(rolled_out, timeout=90, message=f"pool {pool} rolled out")
 
     def pod_ready(self, name: str, namespace: str = "default") -> None:
         self.kubectl(

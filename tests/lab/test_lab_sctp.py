@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 import yaml
 
-from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
 from tests.lab.labenv import Lab
 
@@ -46,16 +45,8 @@ EXTERNAL = None
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    running = Lab(tmp_path_factory.mktemp("sctplab"))
-    try:
-        running.up()
+    with Lab.running(tmp_path_factory.mktemp("sctplab")) as running:
         yield running
-    finally:
-        prefix = running.prefix if (running.state / "lab.json").exists() else None
-        running.down()
-        if prefix:
-            assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
-        assert running.processes_of_the_lab() == [], "processes left behind"
 
 
 def create(lab: Lab, *objects: dict[str, Any], namespace: str = "default") -> None:
@@ -152,15 +143,9 @@ def test_an_init_to_a_worker_pod_gets_protocol_unreachable(lab: Lab) -> None:
 
 
 def test_the_seed_machineconfig_gives_the_workers_sctp(lab: Lab) -> None:
-    before = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
     lab.kubectl("create", "-f", str(SEED / "load-sctp-module.yaml"))
 
-    def updated() -> bool:
-        pool = lab.json("get", "mcp", "worker")["status"]
-        conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
-        return pool["configuration"]["name"] != before and conditions.get("Updated") == "True"
-
-    lab.wait_for(updated, timeout=90, message="pool worker Updated")
+    lab.wait_for_pool(with_config="load-sctp-module", present=True)
     # One stack process per worker; the master (not in the worker pool) has none.
     assert machines_with_a_stack(lab) == {"external": 1, "worker-0": 1, "worker-1": 1}
     for worker in ("worker-0", "worker-1"):
@@ -291,13 +276,7 @@ def test_a_killed_daemon_leaves_its_stack_processes_to_the_next_one(lab: Lab) ->
 def test_deleting_the_machineconfig_takes_sctp_away_again(lab: Lab) -> None:
     lab.kubectl("delete", "mc", "load-sctp-module")
 
-    def rolled_back() -> bool:
-        pool = lab.json("get", "mcp", "worker")["status"]
-        conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
-        sources = [s["name"] for s in pool["configuration"]["source"]]
-        return "load-sctp-module" not in sources and conditions["Updated"] == "True"
-
-    lab.wait_for(rolled_back, timeout=90, message="rolled back")
+    lab.wait_for_pool(with_config="load-sctp-module", present=False)
     # Each reboot stopped its node's stack; nothing starts one again.
     assert machines_with_a_stack(lab) == {"external": 1}
     assert lab.sctp_probe(EXTERNAL, ",".join(WORKERS), PORT) == (
