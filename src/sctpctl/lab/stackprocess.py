@@ -231,3 +231,5 @@ class StackProcess:
                     await self._spawn()
                 except HostError as error:
                     log.error("%s: %s", self.what, error)
+                except Exception:  # whatever it was, the next attempt comes
+                    log.exception("%s: starting it again failed", self.what)
