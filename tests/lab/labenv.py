@@ -279,6 +279,20 @@ class Lab:
         return found
 
 
+@contextlib.contextmanager
+def running_lab(root: Path, **sizes: int) -> Iterator[Lab]:
+    """A lab that is up for the block and down after it, with no namespace of it left."""
+    running = Lab(root, **sizes)
+    try:
+        running.up()
+        yield running
+    finally:
+        prefix = running.prefix if (running.state / "lab.json").exists() else None
+        running.down()
+        if prefix:
+            assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
+
+
 def pod_manifest(
     name: str,
     command: list[str],

@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 from sctpctl import __version__
 from sctpctl.cli.connect import connect
 from sctpctl.cli.demo import demo
+from sctpctl.cli.enable import disable, enable
 from sctpctl.cli.errors import CommandError
 from sctpctl.cli.lab import lab
 from sctpctl.cli.lint import lint
@@ -25,6 +26,7 @@ from sctpctl.cli.policy import policy
 from sctpctl.cli.probe import probe
 from sctpctl.cli.render import render
 from sctpctl.cli.stack import stack
+from sctpctl.cli.status import node_state, status
 from sctpctl.outcomes import ExitCode, Outcome
 
 EPILOG = (
@@ -81,6 +83,10 @@ COMMANDS: tuple[click.Command, ...] = (
     lint,
     render,
     policy,
+    enable,
+    disable,
+    status,
+    node_state,
     listen,
     connect,
     probe,

@@ -144,14 +144,7 @@ def daemonset(
     blacklist lines in /etc/modprobe.d, loads the module with the host's modprobe, and is Ready
     while /sys/module/sctp/initstate reads 'live'.
     """
-    selector: dict[str, str] | None = None
-    if node_selector:
-        selector = {}
-        for item in node_selector:
-            key, equals, value = item.partition("=")
-            if not equals or not key:
-                raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--node-selector")
-            selector[key] = value
+    selector = parse_node_selector(node_selector)
     obj = _build(
         lambda: render_daemonset(
             image=image,
@@ -162,6 +155,19 @@ def daemonset(
         )
     )
     _print([obj], output)
+
+
+def parse_node_selector(items: tuple[str, ...]) -> dict[str, str] | None:
+    """``--node-selector KEY=VALUE`` options as a map; ``None`` when none is given."""
+    if not items:
+        return None
+    selector = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--node-selector")
+        selector[key] = value
+    return selector
 
 
 def _build(make: Callable[[], Any]) -> Any:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -112,6 +112,17 @@ def _api_error(error: ApiException) -> ApiError:
     return error_for(code, _status_of(error.body, code))
 
 
+def _end_stream(response: aiohttp.ClientResponse) -> None:
+    """Give back a streamed response's connection; one left midway cannot be reused, so it is
+    aborted at once (a TLS close would wait for the server, and a command about to exit would
+    leave the socket behind)."""
+    if not response.content.at_eof() and response.connection is not None:
+        transport = response.connection.transport
+        if transport is not None:
+            transport.abort()
+    response.release()
+
+
 class KubernetesClient:
     """sctpctl's client, backed by one kubernetes-asyncio ``ApiClient``."""
 
@@ -172,7 +183,9 @@ class KubernetesClient:
                 _preload_content=False,
             )
         except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
+            raise ClusterUnreachable(
+                f"cannot reach the API server at {self.api.configuration.host}: {error}"
+            ) from error
         if response.status >= 400:
             try:
                 body = await response.read()
@@ -385,7 +398,7 @@ class KubernetesClient:
         field_selector: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         path = await self._path(api_version, kind, namespace=namespace)
         query: list[tuple[str, Any]] = [("watch", "true"), ("allowWatchBookmarks", "true")]
         for key, value in (
@@ -399,19 +412,25 @@ class KubernetesClient:
         response = await self._stream("GET", path, query, accept="application/json")
         try:
             buffer = b""
-            async for chunk in response.content.iter_any():
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    if event.get("type") == "ERROR":
-                        status = _status_of(event.get("object"), 500)
-                        raise error_for(int(status.get("code", 500)), status)
-                    yield WatchEvent(event["type"], event.get("object") or {})
+            try:
+                async for chunk in response.content.iter_any():
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        if event.get("type") == "ERROR":
+                            status = _status_of(event.get("object"), 500)
+                            raise error_for(int(status.get("code", 500)), status)
+                        yield WatchEvent(event["type"], event.get("object") or {})
+            except (aiohttp.ClientError, OSError) as error:  # the connection lost midway
+                raise ClusterUnreachable(
+                    f"lost the connection to the API server at {self.api.configuration.host}: "
+                    f"{error}"
+                ) from error
         finally:
-            response.release()
+            _end_stream(response)
 
     async def exec(
         self,
@@ -451,7 +470,9 @@ class KubernetesClient:
         except TimeoutError as error:
             raise K8sError(f"exec in {namespace}/{pod} timed out after {timeout} s") from error
         except (aiohttp.ClientError, OSError) as error:
-            raise ClusterUnreachable(f"cannot reach the API server: {error}") from error
+            raise ClusterUnreachable(
+                f"cannot reach the API server at {self.api.configuration.host}: {error}"
+            ) from error
 
     @staticmethod
     async def _exec_session(ws: aiohttp.ClientWebSocketResponse, stdin: bytes | None) -> ExecResult:

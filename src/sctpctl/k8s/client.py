@@ -8,7 +8,7 @@ wraps kubernetes-asyncio (:mod:`sctpctl.k8s.adapter`); tests may provide others.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -144,7 +144,7 @@ class Client(Protocol):
         field_selector: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes of one kind until ``timeout_seconds`` or the server ends the stream; an
         expired ``resource_version`` raises :class:`~sctpctl.k8s.errors.Gone`. A caller that
         stops early closes the iterator (``contextlib.aclosing``) to free the connection."""

@@ -5,6 +5,7 @@ Layout under ``<state>/nodes/<node>/``::
     rootfs/etc/modprobe.d/sctp-blacklist.conf   "blacklist sctp" at first boot, as on RHCOS
     rootfs/etc/modules-load.d/
     rootfs/etc/machine-config-daemon/orig/      originals of files a MachineConfig replaced
+    rootfs/lib/modules/                         present, as on any node, but holds no kernel
     rootfs/sys/module/sctp/initstate            "live" only while the node has SCTP
     pods/<uid>/<container>/<restart>.log        container logs (CRI format)
     pods/<uid>/volumes/<name>/                  emptyDir volumes
@@ -74,7 +75,7 @@ class NodeFiles:
         marker = self.rootfs / ".installed"
         if marker.exists():
             return
-        for directory in (MODPROBE_D, MODULES_LOAD_D, "/sys/module", ORIGINALS):
+        for directory in (MODPROBE_D, MODULES_LOAD_D, "/lib/modules", "/sys/module", ORIGINALS):
             self.host_path(directory).mkdir(parents=True, exist_ok=True)
         for path, contents in RHCOS_FILES.items():
             self.host_path(path).write_bytes(contents)
