@@ -87,22 +87,6 @@ class Lab:
         found = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         return [line.split()[0] for line in found.splitlines() if line.startswith(self.prefix)]
 
-    @classmethod
-    @contextlib.contextmanager
-    def running(cls, root: Path) -> Iterator[Lab]:
-        """A lab that is up for the block, then down; nothing of it may be left behind: no
-        namespace, and no process that names its state folder."""
-        lab = cls(root)
-        try:
-            lab.up()
-            yield lab
-        finally:
-            prefix = lab.prefix if (lab.state / "lab.json").exists() else None
-            lab.down()
-            if prefix:
-                assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left"
-            assert lab.processes_of_the_lab() == [], "processes left behind"
-
     # --- kubectl ------------------------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
@@ -281,7 +265,8 @@ class Lab:
 
 @contextlib.contextmanager
 def running_lab(root: Path, **sizes: int) -> Iterator[Lab]:
-    """A lab that is up for the block and down after it, with no namespace of it left."""
+    """A lab that is up for the block and down after it, with nothing of it left: no
+    namespace, and no process that names its state folder (containers, stack services)."""
     running = Lab(root, **sizes)
     try:
         running.up()
@@ -291,6 +276,7 @@ def running_lab(root: Path, **sizes: int) -> Iterator[Lab]:
         running.down()
         if prefix:
             assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
+        assert running.processes_of_the_lab() == [], "processes left behind"
 
 
 def pod_manifest(

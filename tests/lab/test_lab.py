@@ -18,7 +18,7 @@ import pytest
 
 from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
-from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest
+from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest, running_lab
 
 SEED = Path(__file__).resolve().parent.parent / "manifests" / "seed"
 "The seed procedure's objects, as published (kept as fixtures by the manifests tests)."
@@ -57,7 +57,7 @@ MODULE_PROBE = {
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with Lab.running(tmp_path_factory.mktemp("lab")) as running:
+    with running_lab(tmp_path_factory.mktemp("lab")) as running:
         yield running
 
 

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.lab.harness import KUBECTL
-from tests.lab.labenv import Lab
+from tests.lab.labenv import Lab, running_lab
 
 SEED = Path(__file__).resolve().parent.parent / "manifests" / "seed"
 
@@ -45,7 +45,7 @@ EXTERNAL = None
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with Lab.running(tmp_path_factory.mktemp("sctplab")) as running:
+    with running_lab(tmp_path_factory.mktemp("sctplab")) as running:
         yield running
 
 
