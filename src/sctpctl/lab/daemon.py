@@ -2,10 +2,12 @@
 
 ``sctpctl lab up`` starts it detached (``sctpctl lab daemon``); it
 
-1. reconciles the kernel with its state folder: ends the container processes an earlier run
-   recorded (by PID and start time, nothing else) and removes that run's namespaces;
+1. reconciles the kernel with its state folder: ends the container and stack service
+   processes an earlier run recorded (by PID and start time, nothing else) and removes that
+   run's namespaces;
 2. starts the API server (store, registry, HTTPS on 127.0.0.1);
-3. builds the machine network and boots every node (Node objects, kubelets, SCTP decision);
+3. builds the machine network, starts the external host's stack service, and boots every node
+   (Node objects, kubelets, the SCTP decision and, where sctp loads, the node's stack service);
 4. starts the controllers (scheduler, DaemonSets, endpoints, service proxy and network policy
    per node, machine-config operator and daemons);
 5. writes ``daemon.json`` (PID, start time, port, ``ready``) once every node is Ready, which is
