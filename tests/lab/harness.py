@@ -154,13 +154,17 @@ class FakeKubelet:
                 process.kill()
                 await process.wait()
 
-    async def logs(self, request: LogRequest) -> AsyncIterator[bytes]:
-        key = (request.namespace, request.pod, request.container)
+    def logs(self, request: LogRequest) -> AsyncIterator[bytes]:
+        # Refused at once, before any streaming, as the lab's kubelet does.
         if request.previous:
             raise ContainerNotAvailable(
                 f'previous terminated container "{request.container}" in pod "{request.pod}" '
                 "not found"
             )
+        return self._lines(request)
+
+    async def _lines(self, request: LogRequest) -> AsyncIterator[bytes]:
+        key = (request.namespace, request.pod, request.container)
         lines = list(self.logs_by_container.get(key, []))
         if request.tail_lines is not None:
             lines = lines[len(lines) - request.tail_lines :] if request.tail_lines else []

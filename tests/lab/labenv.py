@@ -126,6 +126,18 @@ class Lab:
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting: {message} (last: {last!r})")
 
+    def wait_for_pool(self, *, with_config: str, present: bool, pool: str = "worker") -> None:
+        """Until the pool has rolled out (``Updated``) a configuration with, or without, the
+        MachineConfig ``with_config``."""
+
+        def rolled_out() -> bool:
+            status = self.json("get", "mcp", pool)["status"]
+            conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+            sources = [s["name"] for s in status["configuration"].get("source", [])]
+            return (with_config in sources) == present and conditions.get("Updated") == "True"
+
+        self.wait_for(rolled_out, timeout=90, message=f"pool {pool} rolled out")
+
     def pod_ready(self, name: str, namespace: str = "default") -> None:
         self.kubectl(
             "wait", "-n", namespace, "--for=condition=Ready", f"pod/{name}", "--timeout=60s"
@@ -169,17 +181,92 @@ class Lab:
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
 
-    def external(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def external(
+        self, *argv: str, timeout: float = 30, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a program on the external host (198.18.0.200)."""
         return subprocess.run(
             ["ip", "netns", "exec", f"{self.prefix}-ext", *argv],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, text=True, timeout=timeout, input=input,
         )  # fmt: skip
+
+    # --- SCTP ---------------------------------------------------------------------------------
+
+    def sctp_connect(
+        self,
+        pod: str | None,
+        target: str,
+        *,
+        message: str,
+        namespace: str = "default",
+        timeout: float = 3,
+    ) -> tuple[int, str]:
+        """``sctpctl connect TARGET --expect-echo`` with ``message`` on stdin, in ``pod`` through
+        ``kubectl exec``, or on the external host when ``pod`` is None: (exit code, stdout)."""
+        command = (
+            "sctpctl", "connect", target, "--expect-echo", "--wait", "0.5",
+            "--timeout", str(timeout),
+        )  # fmt: skip
+        if pod is None:
+            result = self.external(*self.tools(command), input=message)
+        else:
+            result = self.kubectl(
+                "exec", "-i", "-n", namespace, pod, "--", *command, input=message, check=False
+            )
+        return result.returncode, result.stdout
+
+    def sctp_probe(
+        self, pod: str | None, hosts: str, port: int, *, userspace: bool = False
+    ) -> tuple[int, str]:
+        """``sctpctl probe HOSTS -p PORT -o json`` in ``pod`` or on the external host: (exit
+        code, the outcome words in order)."""
+        command = ("sctpctl", "probe", hosts, "-p", str(port), "--timeout", "1", "-o", "json")
+        if userspace:
+            command += ("--userspace", "raw")
+        if pod is None:
+            result = self.external(*self.tools(command))
+        else:
+            result = self.kubectl("exec", pod, "--", *command, check=False)
+        outcomes = json.loads(result.stdout) if result.stdout.strip() else []
+        return result.returncode, " ".join(item["outcome"] for item in outcomes)
+
+    @staticmethod
+    def tools(command: tuple[str, ...]) -> tuple[str, ...]:
+        """``sctpctl ...`` as this interpreter runs it (``ip netns exec`` keeps no venv PATH)."""
+        return (sys.executable, "-m", "sctpctl", *command[1:])
+
+    def stack_services(self) -> dict[str, list[int]]:
+        """The running ``sctpctl stack serve`` processes of this lab by machine (``external``,
+        ``worker-0``, ...): their PIDs, found in /proc by their control socket."""
+        found: dict[str, list[int]] = {}
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if "serve" not in argv or "--control" not in argv:
+                continue
+            control = Path(argv[argv.index("--control") + 1])
+            if control.name == "stack.sock" and control.is_relative_to(self.state):
+                found.setdefault(control.parent.name, []).append(int(cmdline.parent.name))
+        return {machine: sorted(pids) for machine, pids in sorted(found.items())}
+
+    def processes_of_the_lab(self) -> list[int]:
+        """Every process whose command line names this lab's state folder."""
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if str(self.state).encode() in cmdline.read_bytes():
+                    found.append(int(cmdline.parent.name))
+            except OSError:
+                continue
+        return found
 
 
 @contextlib.contextmanager
 def running_lab(root: Path, **sizes: int) -> Iterator[Lab]:
-    """A lab that is up for the block and down after it, with no namespace of it left."""
+    """A lab that is up for the block and down after it, with nothing of it left: no
+    namespace, and no process that names its state folder (containers, stack services)."""
     running = Lab(root, **sizes)
     try:
         running.up()
@@ -189,6 +276,7 @@ def running_lab(root: Path, **sizes: int) -> Iterator[Lab]:
         running.down()
         if prefix:
             assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
+        assert running.processes_of_the_lab() == [], "processes left behind"
 
 
 def pod_manifest(

@@ -112,6 +112,18 @@ def test_bad_bodies_get_a_clear_4xx_and_change_nothing(
     assert resource_version(lab) == before
 
 
+def test_a_bad_watch_is_a_4xx_and_a_good_one_answers_before_any_event(lab: LabThread) -> None:
+    status, body, _ = request(lab, "GET", "/api/v1/pods?watch=1&labelSelector=a%20in%20(")
+    assert status == 400 and "unable to parse requirement" in body["message"]
+    status, body, _ = request(lab, "GET", "/api/v1/pods?watch=1&resourceVersion=x")
+    assert status == 400 and body["message"] == 'invalid resource version "x"'
+    # Nothing changes during this watch: a 200 with an empty stream when its timeout ends it.
+    status, body, _ = request(
+        lab, "GET", "/api/v1/namespaces/none/pods?watch=1&timeoutSeconds=1&resourceVersion=1"
+    )
+    assert (status, body) == (200, "")
+
+
 def test_an_oversized_body_is_413(lab: LabThread) -> None:
     before = resource_version(lab)
     huge = json.dumps({"metadata": {"name": "big"}, "data": {"a": "x" * (4 * 1024 * 1024)}})

@@ -369,3 +369,13 @@ def test_cordon_sets_unschedulable(lab: LabThread) -> None:
     assert node["spec"]["unschedulable"] is True
     assert "SchedulingDisabled" in lab.kubectl("get", "node", "worker-0").stdout
     lab.kubectl("uncordon", "worker-0")
+
+
+def test_waiting_for_a_condition_already_met_returns_at_once(lab: LabThread) -> None:
+    # The watch answers 200 before its first event, so kubectl's informer does not sit until
+    # something changes (or a bookmark is due) when the pod is Ready already.
+    lab.kubectl("create", "-f", write(lab, "settled.yaml", POD.format(name="settled")))
+    wait_running(lab, "settled")
+    start = time.monotonic()
+    wait_running(lab, "settled")
+    assert time.monotonic() - start < 2.5

@@ -18,7 +18,7 @@ import pytest
 
 from sctpctl.host import netns
 from tests.lab.harness import KUBECTL
-from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest
+from tests.lab.labenv import TCP_ECHO, Lab, pod_manifest, running_lab
 
 SEED = Path(__file__).resolve().parent.parent / "manifests" / "seed"
 "The seed procedure's objects, as published (kept as fixtures by the manifests tests)."
@@ -57,15 +57,8 @@ MODULE_PROBE = {
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    running = Lab(tmp_path_factory.mktemp("lab"))
-    try:
-        running.up()
+    with running_lab(tmp_path_factory.mktemp("lab")) as running:
         yield running
-    finally:
-        prefix = running.prefix if (running.state / "lab.json").exists() else None
-        running.down()
-        if prefix:
-            assert not [n for n in netns.names() if n.startswith(prefix)], "namespaces left behind"
 
 
 def test_up_waits_for_ready_nodes_and_a_second_up_changes_nothing(lab: Lab) -> None:
@@ -467,16 +460,10 @@ def test_seed_machineconfig_rolls_the_workers_one_at_a_time(lab: Lab) -> None:
     )  # fmt: skip
     try:
         time.sleep(0.5)
-        before = lab.jsonpath("get", "mcp", "worker", path="{.status.configuration.name}")
         daemon_pods_before = _daemon_pods(lab)
         lab.kubectl("create", "-f", str(SEED / "load-sctp-module.yaml"))
 
-        def updated() -> bool:
-            pool = lab.json("get", "mcp", "worker")["status"]
-            conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
-            return pool["configuration"]["name"] != before and conditions.get("Updated") == "True"
-
-        lab.wait_for(updated, timeout=90, message="pool worker Updated")
+        lab.wait_for_pool(with_config="load-sctp-module", present=True)
         time.sleep(0.3)
     finally:
         watch.terminate()
@@ -641,13 +628,7 @@ def test_down_keeping_state_then_up_brings_the_pods_back(lab: Lab) -> None:
 def test_deleting_the_machineconfig_rolls_the_files_back(lab: Lab) -> None:
     lab.kubectl("delete", "mc", "load-sctp-module")
 
-    def rolled_back() -> bool:
-        pool = lab.json("get", "mcp", "worker")["status"]
-        conditions = {c["type"]: c["status"] for c in pool.get("conditions", [])}
-        sources = [s["name"] for s in pool["configuration"]["source"]]
-        return "load-sctp-module" not in sources and conditions["Updated"] == "True"
-
-    lab.wait_for(rolled_back, timeout=90, message="rolled back")
+    lab.wait_for_pool(with_config="load-sctp-module", present=False)
     for worker in ("worker-0", "worker-1"):
         rootfs = lab.state / "nodes" / worker / "rootfs"
         assert (rootfs / "etc/modprobe.d/sctp-blacklist.conf").read_text() == "blacklist sctp\n"

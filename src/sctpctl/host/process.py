@@ -182,6 +182,47 @@ async def launch(spec: Launch, *, stdin: bool = False) -> asyncio.subprocess.Pro
     )
 
 
+def sctpctl_command(*args: str) -> list[str]:
+    """The command line that runs this sctpctl (this interpreter, ``-m sctpctl``) with ``args``."""
+    return [sys.executable, "-m", "sctpctl", *args]
+
+
+async def start_service(
+    argv: Sequence[str], *, log_path: Path
+) -> tuple[asyncio.subprocess.Process, ProcessRecord]:
+    """Start a long-lived program that the caller supervises: in its own session (so its group
+    can be signalled as one, and a terminal's Ctrl-C never reaches it), with its output appended
+    to ``log_path``. Returns the process and its record."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        os.close(log)
+    # Not reaped before we wait for it, so /proc/PID is still this process even if it exited.
+    return process, record_of(process.pid)
+
+
+async def stop_service(
+    process: asyncio.subprocess.Process, record: ProcessRecord, *, grace: float
+) -> int:
+    """SIGTERM the group of a process started by :func:`start_service`, SIGKILL it if it has not
+    exited after ``grace`` seconds; its exit code (negative: the signal that ended it)."""
+    if process.returncode is None:
+        signal_group(record, signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            signal_group(record, signal.SIGKILL)
+    return await process.wait()
+
+
 def spawn_detached(
     argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None
 ) -> ProcessRecord:

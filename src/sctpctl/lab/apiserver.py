@@ -614,12 +614,23 @@ class ApiServer:
             allow_bookmarks=_flag(request, "allowWatchBookmarks"),
             timeout=float(timeout) if timeout else self.watch_timeout(),
         )
-        # Selectors and the resourceVersion are checked before the 200 goes out.
-        first = await anext(aiter(events), None)
-        response = web.StreamResponse(status=200)
-        response.headers["Content-Type"] = "application/json"
-        response.enable_chunked_encoding()
-        await response.prepare(request)
+        # Selectors and the resourceVersion are checked in the watch's first step, before it
+        # waits for anything: run that step (one turn of the loop), so a bad request is a 4xx.
+        # Then the 200 goes out at once, as from a real API server: a client that watches for
+        # a condition already met (kubectl wait) must not be held until the next event.
+        iterator = aiter(events)
+        first_step = asyncio.ensure_future(anext(iterator, None))
+        await asyncio.sleep(0)
+        if first_step.done():
+            first_step.result()
+        try:
+            response = web.StreamResponse(status=200)
+            response.headers["Content-Type"] = "application/json"
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+        except BaseException:
+            first_step.cancel()
+            raise
         as_table = _table_accept(request)
         include = request.query.get("includeObject", "Metadata")
         headers_sent = False
@@ -641,14 +652,18 @@ class ApiServer:
             await response.write(line.encode() + b"\n")
 
         async def rest() -> AsyncIterator[WatchEvent]:
+            first = await first_step
             if first is not None:
                 yield first
-                async for event in events:
+                async for event in iterator:
                     yield event
 
-        with contextlib.suppress(ConnectionResetError, ClientConnectionResetError):
-            await _pump(request, rest(), deliver)
-            await response.write_eof()
+        try:
+            with contextlib.suppress(ConnectionResetError, ClientConnectionResetError):
+                await _pump(request, rest(), deliver)
+                await response.write_eof()
+        finally:
+            first_step.cancel()  # a no-op once it is done; else nobody will take it
         return response
 
     # --- pods: logs and exec ------------------------------------------------------------------
@@ -722,8 +737,9 @@ class ApiServer:
             previous=_flag(request, "previous"),
             since_seconds=_int(request, "sinceSeconds"),
         )
-        chunks = aiter(runtime.logs(log_request))
         try:
+            # The kubelet may refuse at once (no such run) or when the stream starts.
+            chunks = aiter(runtime.logs(log_request))
             first = await anext(chunks, b"")
         except ContainerNotAvailable as error:
             raise errors.bad_request(str(error)) from None

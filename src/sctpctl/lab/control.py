@@ -15,14 +15,19 @@ from __future__ import annotations
 import json
 import shutil
 import ssl
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sctpctl.host.process import ProcessRecord, alive, spawn_detached, terminate
+from sctpctl.host.process import (
+    ProcessRecord,
+    alive,
+    sctpctl_command,
+    spawn_detached,
+    terminate,
+)
 from sctpctl.lab import network
 from sctpctl.lab.daemon import (
     LabConfig,
@@ -166,7 +171,7 @@ def up(
     state.ensure()
     write_config(state, config)
     daemon_path(state).unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "sctpctl", "lab", "daemon", "--state", str(state.root)]
+    argv = sctpctl_command("lab", "daemon", "--state", str(state.root))
     record = spawn_detached(argv, log_path=log_path(state))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,10 +2,12 @@
 
 ``sctpctl lab up`` starts it detached (``sctpctl lab daemon``); it
 
-1. reconciles the kernel with its state folder: ends the container processes an earlier run
-   recorded (by PID and start time, nothing else) and removes that run's namespaces;
+1. reconciles the kernel with its state folder: ends the container and stack service
+   processes an earlier run recorded (by PID and start time, nothing else) and removes that
+   run's namespaces;
 2. starts the API server (store, registry, HTTPS on 127.0.0.1);
-3. builds the machine network and boots every node (Node objects, kubelets, SCTP decision);
+3. builds the machine network, starts the external host's stack service, and boots every node
+   (Node objects, kubelets, the SCTP decision and, where sctp loads, the node's stack service);
 4. starts the controllers (scheduler, DaemonSets, endpoints, service proxy and network policy
    per node, machine-config operator and daemons);
 5. writes ``daemon.json`` (PID, start time, port, ``ready``) once every node is Ready, which is
@@ -38,8 +40,8 @@ from sctpctl.lab.kubelet import Kubelet, KubeletConfig
 from sctpctl.lab.mcd import MachineConfigDaemon
 from sctpctl.lab.mco import MachineConfigOperator
 from sctpctl.lab.netpolicy import PolicyController
-from sctpctl.lab.nodes import NodeAgent, NodeSctpService
-from sctpctl.lab.nodesctp import sctp_loads_at_boot
+from sctpctl.lab.nodes import NodeAgent
+from sctpctl.lab.nodesctp import NodeSctpService, sctp_loads_at_boot
 from sctpctl.lab.plan import POD_NETWORK, SERVICE_NETWORK, LabPlan, make_plan
 from sctpctl.lab.processbook import ProcessBook
 from sctpctl.lab.proxy import ProxyController
@@ -47,6 +49,7 @@ from sctpctl.lab.rootfs import NodeFiles
 from sctpctl.lab.runtime import ContainerNotAvailable, ExecRequest, ExecStreams, LogRequest
 from sctpctl.lab.scheduler import Scheduler
 from sctpctl.lab.server import LabApiServer
+from sctpctl.lab.stackprocess import StackProcess
 from sctpctl.lab.state import LabState, write_private
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,11 @@ def node_files(state: LabState, node: str) -> NodeFiles:
     return NodeFiles(state.root / "nodes" / node)
 
 
+def external_stack_socket(state: LabState) -> Path:
+    """The control socket of the external host's stack service (its log: ``stack.log``)."""
+    return state.root / "external" / "stack.sock"
+
+
 class LabDaemon:
     def __init__(self, state: LabState, config: LabConfig) -> None:
         self.state = state
@@ -115,6 +123,13 @@ class LabDaemon:
         self.book = process_book(state)
         self.server = LabApiServer(state, port=config.port)
         self.agents: dict[str, NodeAgent] = {}
+        self.external = StackProcess(
+            control=external_stack_socket(state),
+            book=self.book,
+            what="stack service of the external host",
+            namespaces=(self.plan.external_netns,),
+        )
+        self._external_start: asyncio.Task[None] | None = None
         self.policies: dict[str, PolicyController] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
@@ -126,11 +141,18 @@ class LabDaemon:
             log.info("reconciled: ended %d processes, removed %d namespaces", ended, len(removed))
         await self.server.start()
         await asyncio.to_thread(network.build, self.plan)
+        # The external host stands for a machine outside the cluster that has SCTP; its service
+        # starts while the nodes boot.
+        self._external_start = asyncio.create_task(
+            self.external.start(), name="external stack service"
+        )
         registry = self.server.registry
         for node in self.plan.nodes:
             self.policies[node.name] = PolicyController(registry, node=node.name, netns=node.netns)
             files = node_files(self.state, node.name)
-            sctp = NodeSctpService(files, sctp_loads_at_boot)
+            sctp = NodeSctpService(
+                files, sctp_loads_at_boot, node=node.name, netns=node.netns, book=self.book
+            )
             kubelet = Kubelet(
                 registry=registry,
                 plan=self.plan,
@@ -154,6 +176,7 @@ class LabDaemon:
         self.server.set_runtime(NodeRuntimes(self.agents))
         for agent in self.agents.values():
             await agent.boot()
+        await self._external_start
         self.operator = MachineConfigOperator(registry)
         await self.operator.bootstrap()
         self._spawn("scheduler", Scheduler(registry).run)
@@ -209,6 +232,13 @@ class LabDaemon:
         for agent in self.agents.values():
             with contextlib.suppress(Exception):
                 await agent.stop()
+        if self._external_start is not None and not self._external_start.done():
+            self._external_start.cancel()  # the lab failed to start: no one waits for it
+        with contextlib.suppress(BaseException):
+            if self._external_start is not None:
+                await self._external_start
+        with contextlib.suppress(Exception):
+            await self.external.stop()
         self.book.end_all()
         await asyncio.to_thread(network.teardown, self.plan)
         await self.server.stop()

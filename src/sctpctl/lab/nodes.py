@@ -29,6 +29,7 @@ from sctpctl.lab import events
 from sctpctl.lab.errors import StatusError
 from sctpctl.lab.kinds import resource
 from sctpctl.lab.kubelet import Kubelet
+from sctpctl.lab.nodesctp import NodeSctpService
 from sctpctl.lab.patch import PatchType
 from sctpctl.lab.plan import NodePlan
 from sctpctl.lab.registry import Registry, timestamp
@@ -269,33 +270,3 @@ class NodeAgent:
                     await self._report("True")
                 except Exception:
                     log.exception("node %s: heartbeat failed", self.node.name)
-
-
-class NodeSctpService:
-    """Whether a node has SCTP, decided at each boot from its root filesystem (see
-    :mod:`sctpctl.lab.nodesctp`), shown in ``/sys/module/sctp/initstate``.
-
-    :meth:`attach` and :meth:`detach` are told about every pod namespace the kubelet creates
-    and removes: that is where the node's host stack service (DESIGN.md section 3) serves the
-    pods of a node that has SCTP. That service is not part of sctpctl yet, so today no node
-    serves SCTP to its pods, and an INIT to any pod gets protocol-unreachable.
-    """
-
-    def __init__(self, files: NodeFiles, decide: Callable[[NodeFiles], bool]) -> None:
-        self.files = files
-        self.decide = decide
-        self.loaded = False
-
-    async def boot(self) -> None:
-        self.loaded = self.decide(self.files)
-        self.files.set_sctp_live(self.loaded)
-
-    async def shutdown(self) -> None:
-        self.loaded = False
-        self.files.set_sctp_live(False)
-
-    async def attach(self, netns: str) -> None:
-        return None
-
-    async def detach(self, netns: str) -> None:
-        return None

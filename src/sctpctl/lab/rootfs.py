@@ -9,6 +9,8 @@ Layout under ``<state>/nodes/<node>/``::
     rootfs/sys/module/sctp/initstate            "live" only while the node has SCTP
     pods/<uid>/<container>/<restart>.log        container logs (CRI format)
     pods/<uid>/volumes/<name>/                  emptyDir volumes
+    stack.sock, stack.log                       the host stack service's control socket and log,
+                                                while the node has SCTP (:mod:`nodesctp`)
 
 A MachineConfig's files are written here by the node's machine-config daemon; when a later
 config no longer has a file, the original is put back (or the file removed if there was none),
@@ -49,6 +51,10 @@ class NodeFiles:
     @property
     def pods(self) -> Path:
         return self.root / "pods"
+
+    @property
+    def stack_socket(self) -> Path:
+        return self.root / "stack.sock"
 
     def pod_dir(self, uid: str) -> Path:
         return self.pods / uid
