@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 from lxml import etree
 
 from sctpctl.k8s.adapter import connect as k8s_connect
+from tests.enable.test_lab import environment, sctpctl
 from tests.lab.harness import KUBECTL
 from tests.lab.labenv import Lab, running_lab
 
@@ -47,22 +47,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield running
 
 
-def environment(lab: Lab) -> dict[str, str]:
-    env = lab.env()
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["NO_COLOR"] = "1"
-    return env
-
-
-def sctpctl(lab: Lab, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sctpctl", *args], capture_output=True, text=True,
-        env=environment(lab), timeout=timeout, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
 def verify(lab: Lab, *args: str) -> tuple[int, dict[str, Any], str]:
-    result = sctpctl(lab, "verify", "-o", "json", *args)
+    result = sctpctl(lab, "verify", "-o", "json", *args, timeout=300)
     assert result.returncode in (0, 1), result.stderr
     return result.returncode, json.loads(result.stdout), result.stderr
 
