@@ -142,7 +142,7 @@ async def test_perf_runs_last_and_alone_and_reports_its_figures() -> None:
     perf = by_name(report)["perf"]
     details = [a.observation.detail for a in perf.actions]
     assert details[0].startswith("12.50 MB/s sent (100.0 Mbit/s), 12.40 MB/s received")
-    assert details[1] == "round trip p50 0.8 ms, p90 1.1 ms, p99 2.5 ms over 900 messages"
+    assert details[1] == "round trip p50 0.80 ms, p90 1.10 ms, p99 2.50 ms over 900 messages"
     assert perf.check.figures
 
 

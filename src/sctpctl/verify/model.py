@@ -191,7 +191,8 @@ class Check:
     deploys: bool = True
     "Whether it needs the run's pods (the module check reads node state only)."
     alone: bool = False
-    "Runs after every other check, by itself (measurements that other traffic would skew)."
+    """Runs after every other check, by itself, its actions one at a time (measurements that
+    other traffic would skew)."""
     figures: bool = False
     "Its observations' details are results to show even when it passes (perf figures)."
 

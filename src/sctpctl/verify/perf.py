@@ -36,9 +36,14 @@ def _rate(data: Any) -> str:
 
 def _latency(data: Any) -> str:
     latency = data.get("latency") or {}
+
+    def ms(key: str) -> str:
+        value = latency.get(key)
+        return "?" if value is None else f"{float(value):.2f} ms"
+
     return (
-        f"round trip p50 {latency.get('p50Ms')} ms, p90 {latency.get('p90Ms')} ms, "
-        f"p99 {latency.get('p99Ms')} ms over {latency.get('samples')} messages"
+        f"round trip p50 {ms('p50Ms')}, p90 {ms('p90Ms')}, p99 {ms('p99Ms')} "
+        f"over {latency.get('samples')} messages"
     )
 
 

@@ -173,7 +173,10 @@ async def run_check(ctx: RunContext, check: Check, available: frozenset[Feature]
     try:
         applied = await _apply(ctx, check, result.log)
         actions = list(await check.scenario(ctx))
-        observations = await perform(ctx, actions)
+        if check.alone:  # one measurement at a time, so they do not skew each other
+            observations = [(await perform(ctx, [action]))[0] for action in actions]
+        else:
+            observations = await perform(ctx, actions)
         deadline = started + ctx.options.settle
         rounds = 0
         while check.settle and time.monotonic() < deadline:
