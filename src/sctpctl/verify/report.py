@@ -57,7 +57,8 @@ class Report:
                 f"{failed}/{ran} checks failed ({self.failed_actions}/{self.actions} actions)"
                 f"{tail}{seconds}"
             )
-        return f"All {ran} checks ({self.actions} actions) passed{tail}{seconds}"
+        checks = "the 1 check" if ran == 1 else f"All {ran} checks"
+        return f"{checks[0].upper()}{checks[1:]} ({self.actions} actions) passed{tail}{seconds}"
 
     def to_dict(self) -> dict[str, Any]:
         placement = self.placement
