@@ -54,6 +54,8 @@ class FakeCluster:
         self.on_create: list[Callable[[Obj], None]] = []
         self.created: list[Obj] = []
         "Every object created, kept after deletion."
+        self.forbidden: set[tuple[str, str]] = set()
+        "(verb, resource) pairs access reviews refuse."
         for name, address in (nodes or NODES).items():
             self._store(node_object(name, address))
 
@@ -106,6 +108,12 @@ class FakeCluster:
         self, body: Obj, *, namespace: str | None = None, dry_run: bool = False
     ) -> Obj:
         obj = copy.deepcopy(body)
+        if body["kind"] == "SelfSubjectAccessReview":
+            wanted = obj["spec"]["resourceAttributes"]
+            resource = wanted["resource"] + (f"/{wanted['subresource']}" if wanted.get(
+                "subresource") else "")  # fmt: skip
+            obj["status"] = {"allowed": (wanted["verb"], resource) not in self.forbidden}
+            return obj
         if namespace and not obj["metadata"].get("namespace"):
             obj["metadata"]["namespace"] = namespace
         if self._key(obj) in self.objects:

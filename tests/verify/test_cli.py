@@ -108,3 +108,11 @@ def test_cleanup_removes_what_kept_runs_left(cluster: FakeCluster) -> None:
     assert result.exit_code == 0
     assert "deleted 2 namespaces" in result.stderr
     assert cluster.namespaces() == []
+
+
+def test_a_missing_permission_is_named_before_anything_is_created(cluster: FakeCluster) -> None:
+    cluster.forbidden = {("create", "networkpolicies")}
+    result = run(*FAST)
+    assert result.exit_code == 3
+    assert "missing permission: cannot create networkpolicies.networking.k8s.io" in result.stderr
+    assert cluster.created == []

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
+from sctpctl.enable.access import Access, check_access
 from sctpctl.k8s.client import Client, Obj
 from sctpctl.k8s.errors import AlreadyExists, K8sError, NotFound
 from sctpctl.k8s.waiting import wait_for, wait_gone
@@ -46,6 +47,22 @@ CLEANUP_TIMEOUT = 120.0
 SETTLE_PAUSE = 1.0
 "Seconds between two tries of failing actions while rules settle."
 SERVICE = "sctpservice"
+
+
+NEEDED = (
+    Access("list", "nodes"),
+    Access("create", "namespaces"),
+    Access("delete", "namespaces"),
+    Access("create", "pods"),
+    Access("watch", "pods"),
+    Access("create", "pods/exec"),
+    Access("create", "services"),
+    Access("watch", "endpointslices.discovery.k8s.io"),
+    Access("create", "networkpolicies.networking.k8s.io"),
+    Access("delete", "networkpolicies.networking.k8s.io"),
+)
+"""What a run does, asked before it creates anything (``kubectl auth can-i``), so a missing
+permission is named up front instead of failing a check halfway."""
 
 
 class SetupError(Exception):
@@ -349,6 +366,8 @@ async def _work(
     progress: Progress,
     created: list[bool],
 ) -> None:
+    if any(check.deploys for check in checks):
+        await check_access(ctx.client, NEEDED)
     ctx.nodes = report.nodes = await nodes.discover(ctx.client)
     ctx.selected = report.selected = nodes.select(ctx.nodes, ctx.options.nodes)
     ready = [n.name for n in ctx.nodes if n.ready]
