@@ -2008,6 +2008,18 @@ class Association:
             self._state is State.COOKIE_ECHOED and lead is not None
         )
         if (
+            not sack_due
+            and self._sack_timer is not None
+            and can_send_data
+            and self._pending
+            and self._up
+            and self._inbound is not None
+        ):
+            # A delayed SACK rides on the new data (section 6.2 lets it go early; usrsctp and
+            # Linux piggyback it): a peer that holds small messages back until its previous
+            # one is acknowledged (Nagle) would otherwise answer each request SACK.Delay late.
+            sack_due = True
+        if (
             lead is None
             and not control
             and not sack_due
