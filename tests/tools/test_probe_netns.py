@@ -41,9 +41,7 @@ def world(netns_factory, tmp_path: Path):
     netns_factory.veth(prober, "10.82.0.1/24", bare, "10.82.0.3/24")
     nft(FIREWALL, netns=target)
     control = tmp_path / "stack.sock"
-    with background(
-        in_netns(None, "stack", "serve", "--netns", target, "--control", str(control))
-    ):
+    with background(in_netns(None, "stack", "serve", "--netns", target, "--control", str(control))):
         wait_for(control.exists, what="the stack service")
         with background(in_netns(target, "listen", "7000", "--keep-open")):
             wait_for(lambda: listening(target, 7000), what="the listener")
@@ -74,9 +72,7 @@ def test_probe_in_process_over_raw_ip_tells_every_outcome_apart(world):
     outcomes = _probe(prober, "--userspace", "raw")
     assert {k: v for k, v in outcomes.items() if k in EXPECTED} == EXPECTED
     # The unserved namespace answers every port alike.
-    assert {v for (host, _), v in outcomes.items() if host == "10.82.0.3"} == {
-        "no-sctp-on-target"
-    }
+    assert {v for (host, _), v in outcomes.items() if host == "10.82.0.3"} == {"no-sctp-on-target"}
 
 
 def test_probe_through_the_stack_service_and_the_exit_code_of_one_target(world):

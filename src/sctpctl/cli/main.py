@@ -21,6 +21,7 @@ from sctpctl.cli.lab import lab
 from sctpctl.cli.lint import lint
 from sctpctl.cli.listen import listen
 from sctpctl.cli.output import ColorMode, Settings, make_console
+from sctpctl.cli.perf import perf
 from sctpctl.cli.policy import policy
 from sctpctl.cli.probe import probe
 from sctpctl.cli.render import render
@@ -84,6 +85,7 @@ COMMANDS: tuple[click.Command, ...] = (
     listen,
     connect,
     probe,
+    perf,
     stack,
     lab,
     demo,

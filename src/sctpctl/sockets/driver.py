@@ -210,15 +210,18 @@ class EndpointDriver:
         return reports
 
     def _arm(self) -> None:
+        # The deadline moves later with almost every packet (T3 and heartbeat restarts): a
+        # timer already set earlier is kept and, when it fires early, the core finds nothing
+        # due and the timer is set again. Only an earlier deadline replaces it.
         deadline = self.endpoint.get_timer()
-        if deadline == self._timer_at:
+        if deadline is None:
+            return  # a timer still set fires for nothing, once
+        if self._timer_at is not None and self._timer_at <= deadline:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self._loop.call_at(deadline, self._on_timer)
 
     # --- the end --------------------------------------------------------------------------------
 
