@@ -5,11 +5,13 @@ The perf protocol is a few control messages on stream 0 with their own PPID
 (:data:`CONTROL_PPID`), JSON inside; everything else is plain data, so any SCTP sink or echo
 server is a valid peer:
 
-- the perf server says ``hello`` as soon as an association comes up; a client that heard it sends
-  ``end`` after its last data message and gets a ``result`` (what the receiver counted, from the
-  first data message to ``end``) before it shuts down. Against another receiver (tsctp, a discard
-  server) the client never sends ``end``: its figure is the bytes sent over the time until the
-  graceful shutdown completed, which is when the peer had acknowledged every byte;
+- a throughput client starts with ``start``; a perf server answers ``hello``. A client that heard
+  it sends ``end`` after its last data message and gets a ``result`` (what the receiver counted,
+  from the first data message to ``end``) before it shuts down. Against another receiver (tsctp,
+  a discard server: ``start`` is one small message more to them) the client never sends ``end``:
+  its figure is the bytes sent over the time until the graceful shutdown completed, which is
+  when the peer had acknowledged every byte. The server never speaks first: a peer that closes
+  with unread data ABORTs (usrsctp and Linux do), and tsctp never reads;
 - latency mode sends one message at a time with :data:`ECHO_PPID` and waits for it to come
   back; the perf server echoes such messages, and so does any echo server.
 """
@@ -295,6 +297,7 @@ async def _throughput(
     payload = bytes(options.size)
     send = association.send
     unordered = options.unordered
+    await send(control_message("start"), stream=0, ppid=CONTROL_PPID)
     progress.started = time.monotonic()
     deadline = progress.started + options.seconds
     stream = 0
@@ -403,7 +406,6 @@ class PerfServerReport:
 
 
 async def _serve_perf(association: SctpAssociation, report: PerfServerReport) -> None:
-    await association.send(control_message("hello"), stream=0, ppid=CONTROL_PPID)
     first: float | None = None
     while (message := await association.receive()) is not None:
         if message.ppid == ECHO_PPID:
@@ -418,6 +420,8 @@ async def _serve_perf(association: SctpAssociation, report: PerfServerReport) ->
                 first = time.monotonic()
             report.bytes += len(message.data)
             report.messages += 1
+        elif control.get("type") == "start":
+            await association.send(control_message("hello"), stream=0, ppid=CONTROL_PPID)
         elif control.get("type") == "end":
             report.seconds = time.monotonic() - first if first is not None else 0.0
             await association.send(

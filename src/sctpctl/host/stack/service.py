@@ -348,10 +348,10 @@ class NamespaceService:
                     ppid=message.ppid,
                     unordered=message.unordered,
                 )
-            except ValueError as error:
+            except (ValueError, SctpError) as error:
+                # SEND has no answer: the application hears of a message that could not be
+                # taken (after the peer's SHUTDOWN, say) as an event; CLOSED follows if it ended.
                 connection.send(json_frame(FrameType.EVENT, {"text": f"not sent: {error}"}))
-            except SctpError:
-                pass  # ended meanwhile: CLOSED is on its way
         elif frame.type is FrameType.SHUTDOWN:
             self._in_background(handle.close(self.grace))
         elif frame.type is FrameType.ABORT:
