@@ -18,8 +18,14 @@ from sctpctl.cli.output import (
     output_option,
     simple_table,
 )
-from sctpctl.cli.stackopts import run_tool, stack_choice, stack_options
-from sctpctl.sockets.addresses import parse_endpoint
+from sctpctl.cli.stackopts import (
+    event_printer,
+    run_tool,
+    stack_choice,
+    stack_options,
+    target_argument,
+    timeout_option,
+)
 from sctpctl.tools.common import open_chosen_stack
 from sctpctl.tools.perf import (
     DEFAULT_PORT,
@@ -43,15 +49,6 @@ def _megabytes(rate: float) -> str:
 @click.group("perf")
 def perf() -> None:
     """Throughput and latency over one SCTP association, like iperf3 --sctp (SCTP only)."""
-
-
-def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
-    try:
-        host, port = parse_endpoint(value, host_required=True)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    assert host is not None
-    return host, port
 
 
 @contextlib.asynccontextmanager
@@ -83,7 +80,7 @@ async def _live_line(progress: Progress, latency: bool) -> AsyncIterator[None]:
 
 
 @perf.command("client")
-@click.argument("target", metavar="HOST:PORT", callback=_target)
+@target_argument
 @click.option(
     "--size",
     type=click.IntRange(1, 16 * 1024 * 1024),
@@ -114,14 +111,7 @@ async def _live_line(progress: Progress, latency: bool) -> AsyncIterator[None]:
     is_flag=True,
     help="Measure round trips (one message at a time, echoed): p50/p90/p99.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.01, 3600),
-    default=10.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long the handshake may take.",
-)
+@timeout_option
 @stack_options
 @output_option(*FORMATS)
 def client(
@@ -141,9 +131,7 @@ def client(
     host, port = target
     options = PerfClientOptions(host, port, size, seconds, streams, unordered, latency, timeout)
     choice = stack_choice(userspace, udp_port, udp_peer_port)
-    verbose = click.get_current_context().find_root().params.get("verbose", 0)
-    console = make_console(stderr=True)
-    events = (lambda text: console.print(f"[dim]{text}[/]", highlight=False)) if verbose else None
+    events = event_printer()
 
     async def main(_stop: asyncio.Event) -> PerfClientResult:
         async with await open_chosen_stack(choice) as stack:

@@ -15,11 +15,22 @@ from typing import Any, TypeVar
 import click
 
 from sctpctl.cli.errors import CommandError, EnvironmentProblem
+from sctpctl.cli.output import make_console, settings
 from sctpctl.outcomes import ExitCode, Outcome
 from sctpctl.sockets import DEFAULT_UDP_PORT, LinkError, NoSctpError, SctpError
+from sctpctl.sockets.addresses import parse_endpoint
 from sctpctl.tools.common import StackChoice
 
-__all__ = ["StdinReader", "run_tool", "stack_choice", "stack_options", "write_stdout"]
+__all__ = [
+    "StdinReader",
+    "event_printer",
+    "run_tool",
+    "stack_choice",
+    "stack_options",
+    "target_argument",
+    "timeout_option",
+    "write_stdout",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -49,6 +60,36 @@ def stack_options(func: F) -> F:
         "instead of the kernel or the host stack service. Never together with a stack "
         "service in the same network namespace.",
     )(func)
+
+
+def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
+    try:
+        host, port = parse_endpoint(value, host_required=True)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    assert host is not None
+    return host, port
+
+
+target_argument = click.argument("target", metavar="HOST:PORT", callback=_target)
+"``HOST:PORT`` (``[V6]:PORT``) into ``(host, port)``."
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0.01, 3600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the handshake may take (then: filtered).",
+)
+
+
+def event_printer() -> Callable[[str], None] | None:
+    """Prints association events on stderr with ``-v``; None without."""
+    if not settings().verbose:
+        return None
+    console = make_console(stderr=True)
+    return lambda text: console.print(f"[dim]{text}[/]", highlight=False)
 
 
 def stack_choice(userspace: str | None, udp_port: int, udp_peer_port: int) -> StackChoice:

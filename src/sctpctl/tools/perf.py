@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sctpctl.sockets import Message, SctpAssociation, SctpError, SctpListener, SctpStack
+from sctpctl.sockets import Message, SctpAssociation, SctpError, SctpStack
 
-from .common import EventSink, connect_within
+from .common import EventSink, connect_within, serve_associations
 
 __all__ = [
     "CONTROL_PPID",
@@ -444,14 +444,10 @@ async def run_perf_server(
     on_report: Callable[[PerfServerReport], None] | None = None,
 ) -> list[PerfServerReport]:
     """Serve perf clients until ``stop`` (or, with ``once``, the first one is done)."""
-    listener: SctpListener = await stack.listen(
-        options.port, host=options.host, streams=options.streams
-    )
+    listener = await stack.listen(options.port, host=options.host, streams=options.streams)
     if on_listening is not None:
         on_listening(options.port)
     reports: list[PerfServerReport] = []
-    tasks: set[asyncio.Task[None]] = set()
-    done = asyncio.Event()
 
     async def serve(association: SctpAssociation) -> None:
         report = PerfServerReport(f"{association.peer_host}:{association.peer_port}")
@@ -465,33 +461,6 @@ async def run_perf_server(
             report.termination = termination.reason
             if on_report is not None:
                 on_report(report)
-            if options.once:
-                done.set()
 
-    async def accept() -> None:
-        while True:
-            try:
-                association = await listener.accept()
-            except SctpError:
-                done.set()
-                return
-            task = asyncio.ensure_future(serve(association))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            if options.once:
-                await listener.close()
-                return
-
-    accepting = asyncio.ensure_future(accept())
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(done.wait())]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-        accepting.cancel()
-        await listener.close()
-        for task in list(tasks):
-            task.cancel()
-        await asyncio.gather(accepting, *tasks, return_exceptions=True)
+    await serve_associations(listener, serve, one=options.once, stop=stop)
     return reports
