@@ -200,13 +200,10 @@ class EndpointDriver:
 
     def _flush(self) -> list[IcmpReport]:
         reports: list[IcmpReport] = []
-        send = self.link.send
         packets = self.endpoint.packets_to_send(now=self._loop.time())
-        self.packets_sent += len(packets)
-        for data, destination in packets:
-            report = send(data, destination)
-            if report is not None:
-                reports.append(report)
+        if packets:
+            self.packets_sent += len(packets)
+            self.link.send_all(packets, reports)
         return reports
 
     def _arm(self) -> None:

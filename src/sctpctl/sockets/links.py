@@ -223,6 +223,14 @@ class Link:
                 return IcmpReport(kind, destination, data[:64])
         return None
 
+    def send_all(self, packets: list[tuple[bytes, Address]], reports: list[IcmpReport]) -> None:
+        """Send packets in order; local refusals are appended to ``reports``."""
+        send = self.send
+        for data, destination in packets:
+            report = send(data, destination)
+            if report is not None:
+                reports.append(report)
+
 
 class RawLink(Link):
     """SCTP directly over IP (protocol 132) through raw sockets; needs CAP_NET_RAW."""
