@@ -8,7 +8,8 @@ server is a valid peer:
 - a throughput client starts with ``start``; a perf server answers ``hello``. A client that heard
   it sends ``end`` after its last data message and gets a ``result`` (what the receiver counted,
   from the first data message to ``end``) before it shuts down. Against another receiver (tsctp,
-  a discard server: ``start`` is one small message more to them) the client never sends ``end``:
+  a discard server: ``start``, padded to the data messages' size, is one message more to them)
+  the client never sends ``end``:
   its figure is the bytes sent over the time until the graceful shutdown completed, which is
   when the peer had acknowledged every byte. The server never speaks first: a peer that closes
   with unread data ABORTs (usrsctp and Linux do), and tsctp never reads;
@@ -297,7 +298,9 @@ async def _throughput(
     payload = bytes(options.size)
     send = association.send
     unordered = options.unordered
-    await send(control_message("start"), stream=0, ppid=CONTROL_PPID)
+    # As long as a data message: a receiver that derives its figure from the first message's
+    # length times the count (tsctp does) stays right.
+    await send(control_message("start").ljust(options.size), stream=0, ppid=CONTROL_PPID)
     progress.started = time.monotonic()
     deadline = progress.started + options.seconds
     stream = 0
