@@ -193,14 +193,17 @@ class InProcessAssociation(SctpAssociation):
         For senders that do their own pacing."""
         if self._termination is not None:
             raise SctpError(f"the association has ended ({self._termination.reason})")
+        core = self._core
+        idle = core.buffered_amount == 0
         try:
-            self._core.send(
-                data, stream=stream, ppid=ppid, unordered=unordered, now=self._driver.now()
-            )
+            core.send(data, stream=stream, ppid=ppid, unordered=unordered, now=self._driver.now())
         except LocalProtocolError as error:
             raise SctpError(str(error)) from error
-        self._driver.kick()
-        return self._core.buffered_amount
+        if idle:
+            self._driver.turn_now()  # a request: out at once
+        else:
+            self._driver.kick()  # more of a burst: bundled in one flush
+        return core.buffered_amount
 
     async def receive(self) -> Message | None:
         message = await self._inbox.get()
