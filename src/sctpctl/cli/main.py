@@ -22,6 +22,7 @@ from sctpctl.cli.lab import lab
 from sctpctl.cli.lint import lint
 from sctpctl.cli.listen import listen
 from sctpctl.cli.output import ColorMode, Settings, make_console
+from sctpctl.cli.perf import perf
 from sctpctl.cli.policy import policy
 from sctpctl.cli.probe import probe
 from sctpctl.cli.render import render
@@ -90,6 +91,7 @@ COMMANDS: tuple[click.Command, ...] = (
     listen,
     connect,
     probe,
+    perf,
     stack,
     lab,
     demo,
