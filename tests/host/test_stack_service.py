@@ -294,3 +294,35 @@ def test_the_abstract_socket_is_private_to_its_namespace(netns_factory):
             await service.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_garbage_from_an_application_ends_only_its_own_connection(netns_factory):
+    name = netns_factory("junk")
+
+    async def scenario() -> tuple[bytes, bytes, int]:
+        service = StackService()
+        await service.add("")
+        try:
+            answers = []
+            for junk in (b"\x00\x00\x00\x05\x63{}{}", b"\xff\xff\xff\xff\x01"):
+                reader, writer = await asyncio.open_unix_connection(ABSTRACT_NAME)
+                writer.write(junk)
+                answers.append(await asyncio.wait_for(reader.read(), 5))
+                writer.close()
+            stack = await open_stack()
+            listener = await stack.listen(7300)
+            association = await stack.connect("127.0.0.1", 7300)
+            accepted = await listener.accept()
+            await association.send(b"still serving")
+            message = await accepted.receive()
+            assert message is not None
+            await association.close()
+            await listener.close()
+            return answers[0], answers[1], len(message.data)
+        finally:
+            await service.shutdown()
+
+    unknown, too_long, received = netns.call_in_netns(name, lambda: asyncio.run(scenario()))
+    assert b"unknown frame type 99" in unknown  # answered FAILED, then closed
+    assert b"out of range" in too_long
+    assert received == len(b"still serving")

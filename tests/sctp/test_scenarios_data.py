@@ -51,6 +51,30 @@ def test_a_v_9_1_first_data_is_acked_at_once_then_every_second_packet_or_after_2
     assert [s.cumulative_tsn_ack for s in sacks(peer.receive())] == [1004]  # the I bit
 
 
+def test_a_delayed_sack_rides_on_the_next_data_so_a_request_never_waits_for_sack_delay():
+    # Request/response against a peer that holds small messages back until its last one is
+    # acknowledged (Nagle, usrsctp's default): the acknowledgement of its answer must go out
+    # with the next request, not 200 ms later.
+    peer = ScriptedPeer()
+    passive_setup(peer, DataChunk(1000, 0, 0, 0, b"first"))
+    peer.receive()
+    peer.send(DataChunk(1001, 0, 1, 0, b"answer"))
+    assert sacks(peer.receive()) == []  # a second packet is not there yet: the SACK waits
+    association = peer.association
+    assert association is not None
+    association.send(b"next request", now=peer.now)
+    (packet,) = peer.receive()
+    assert [type(c).__name__ for c in packet.chunks] == ["SackChunk", "DataChunk"]
+    assert only_sack(packet).cumulative_tsn_ack == 1001
+    peer.advance(0.3)
+    assert sacks(peer.receive()) == []  # the delayed SACK went out already
+
+
+def only_sack(packet) -> SackChunk:
+    (sack,) = sacks([packet])
+    return sack
+
+
 def test_a_o_9_3_out_of_order_data_is_acked_at_once_with_a_gap_block():
     peer = ScriptedPeer()
     passive_setup(peer, DataChunk(1000, 0, 0, 0, b"first"))

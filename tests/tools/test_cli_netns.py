@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sctpctl.host.commands import ip, ip_json
 from tests.tools.cli_helpers import background, in_netns, listening, run, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(180)]
@@ -114,3 +115,20 @@ def test_sigterm_shuts_associations_down_gracefully_and_removes_the_control_sock
             if client.poll() is None:
                 client.kill()
                 client.wait()
+
+
+def test_ipv6_through_the_stack_service_and_protocol_unreachable_over_icmpv6(hosts):
+    a, b, _c, control, _service = hosts
+    for netns, address in ((a, "fd00:78::1"), (b, "fd00:78::2")):
+        (link,) = ip_json("link", "show", "type", "veth", netns=netns)[:1]
+        ip("addr", "add", f"{address}/64", "dev", link["ifname"], "nodad", netns=netns)
+    with background(in_netns(b, "listen", "7100", "--echo")):
+        wait_for(lambda: listening(b, 7100), what="the listener")
+        result = run(a, "connect", "[fd00:78::2]:7100", "--expect-echo", input=b"over IPv6")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b"over IPv6"
+    assert run(a, "probe", "fd00:78::2", "-p", "7101", "--timeout", "2").returncode == 10
+    # Unserved, b's kernel answers with ICMPv6 parameter problem (unrecognized next header).
+    assert run(None, "stack", "remove-netns", b, "--control", str(control)).returncode == 0
+    gone = run(a, "connect", "[fd00:78::2]:7100", "-o", "json", input=b"x")
+    assert json.loads(gone.stdout)["outcome"] == "no-sctp-on-target", gone.stdout

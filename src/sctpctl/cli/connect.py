@@ -7,27 +7,26 @@ import asyncio
 import click
 
 from sctpctl.cli.errors import CommandError
-from sctpctl.cli.output import OutputFormat, document, emit, make_console, output_option
-from sctpctl.cli.stackopts import StdinReader, run_tool, stack_choice, stack_options, write_stdout
+from sctpctl.cli.output import OutputFormat, document, emit, output_option
+from sctpctl.cli.stackopts import (
+    StdinReader,
+    event_printer,
+    run_tool,
+    stack_choice,
+    stack_options,
+    target_argument,
+    timeout_option,
+    write_stdout,
+)
 from sctpctl.outcomes import Outcome
-from sctpctl.sockets.addresses import parse_endpoint
 from sctpctl.tools.common import open_chosen_stack
 from sctpctl.tools.connect import ConnectOptions, ConnectResult, run_connect
 
 FORMATS = (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.YAML)
 
 
-def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
-    try:
-        host, port = parse_endpoint(value, host_required=True)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    assert host is not None
-    return host, port
-
-
 @click.command("connect")
-@click.argument("target", metavar="HOST:PORT", callback=_target)
+@target_argument
 @click.option(
     "--stream",
     type=click.IntRange(0, 65534),
@@ -58,14 +57,7 @@ def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[s
     metavar="SECONDS",
     help="How long to keep reading after stdin ends.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.01, 3600),
-    default=10.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long the handshake may take (then: filtered).",
-)
+@timeout_option
 @click.option(
     "--streams",
     type=click.IntRange(1, 65535),
@@ -111,9 +103,7 @@ def connect(
         host, port, stream, ppid, unordered, size, wait, timeout, streams, expect_echo
     )
     choice = stack_choice(userspace, udp_port, udp_peer_port)
-    verbose = click.get_current_context().find_root().params.get("verbose", 0)
-    console = make_console(stderr=True)
-    events = (lambda text: console.print(f"[dim]{text}[/]", highlight=False)) if verbose else None
+    events = event_printer()
     text = output is OutputFormat.TEXT
 
     async def main(stop: asyncio.Event) -> ConnectResult:
@@ -134,10 +124,8 @@ def connect(
     if result.outcome is not Outcome.OPEN:
         detail = f" ({result.detail})" if result.detail else ""
         raise CommandError(f"{result.outcome.explanation}{detail}", result.outcome.exit_code)
-    if verbose:
-        console.print(
-            f"[dim]sent {result.sent_messages} messages ({result.sent_bytes} bytes), received"
-            f" {result.received_messages} ({result.received_bytes} bytes);"
-            f" {result.termination}[/]",
-            highlight=False,
+    if events is not None:
+        events(
+            f"sent {result.sent_messages} messages ({result.sent_bytes} bytes), received"
+            f" {result.received_messages} ({result.received_bytes} bytes); {result.termination}"
         )

@@ -6,8 +6,15 @@ import asyncio
 
 import click
 
-from sctpctl.cli.output import OutputFormat, document, emit, make_console, output_option
-from sctpctl.cli.stackopts import StdinReader, run_tool, stack_choice, stack_options, write_stdout
+from sctpctl.cli.output import OutputFormat, document, emit, output_option
+from sctpctl.cli.stackopts import (
+    StdinReader,
+    event_printer,
+    run_tool,
+    stack_choice,
+    stack_options,
+    write_stdout,
+)
 from sctpctl.sockets.addresses import parse_endpoint
 from sctpctl.tools.common import open_chosen_stack
 from sctpctl.tools.listen import ListenOptions, ListenResult, run_listen
@@ -71,19 +78,15 @@ def listen(
     host, port = where
     options = ListenOptions(port, host, echo, keep_open, count, streams)
     choice = stack_choice(userspace, udp_port, udp_peer_port)
-    verbose = click.get_current_context().find_root().params.get("verbose", 0)
-    console = make_console(stderr=True)
-    events = (lambda text: console.print(f"[dim]{text}[/]", highlight=False)) if verbose else None
+    events = event_printer()
     text = output is OutputFormat.TEXT
 
     async def main(stop: asyncio.Event) -> ListenResult:
         async with await open_chosen_stack(choice) as stack:
 
             def listening(port: int) -> None:
-                if verbose:
-                    console.print(
-                        f"[dim]listening on port {port} ({stack.name})[/]", highlight=False
-                    )
+                if events is not None:
+                    events(f"listening on port {port} ({stack.name})")
 
             return await run_listen(
                 stack,

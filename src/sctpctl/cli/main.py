@@ -98,6 +98,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("listen", "sctpctl.cli.listen:listen"),
     ("connect", "sctpctl.cli.connect:connect"),
     ("probe", "sctpctl.cli.probe:probe"),
+    ("perf", "sctpctl.cli.perf:perf"),
     ("stack", "sctpctl.cli.stack:stack"),
     ("lab", "sctpctl.cli.lab:lab"),
     ("demo", "sctpctl.cli.demo:demo"),

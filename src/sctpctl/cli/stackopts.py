@@ -4,6 +4,7 @@ options, stdin and stdout as byte streams, signals, and the mapping of failures 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -14,11 +15,22 @@ from typing import Any, TypeVar
 import click
 
 from sctpctl.cli.errors import CommandError, EnvironmentProblem
+from sctpctl.cli.output import make_console, settings
 from sctpctl.outcomes import ExitCode, Outcome
 from sctpctl.sockets import DEFAULT_UDP_PORT, LinkError, NoSctpError, SctpError
+from sctpctl.sockets.addresses import parse_endpoint
 from sctpctl.tools.common import StackChoice
 
-__all__ = ["StdinReader", "run_tool", "stack_choice", "stack_options", "write_stdout"]
+__all__ = [
+    "StdinReader",
+    "event_printer",
+    "run_tool",
+    "stack_choice",
+    "stack_options",
+    "target_argument",
+    "timeout_option",
+    "write_stdout",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -50,6 +62,36 @@ def stack_options(func: F) -> F:
     )(func)
 
 
+def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
+    try:
+        host, port = parse_endpoint(value, host_required=True)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    assert host is not None
+    return host, port
+
+
+target_argument = click.argument("target", metavar="HOST:PORT", callback=_target)
+"``HOST:PORT`` (``[V6]:PORT``) into ``(host, port)``."
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0.01, 3600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the handshake may take (then: filtered).",
+)
+
+
+def event_printer() -> Callable[[str], None] | None:
+    """Prints association events on stderr with ``-v``; None without."""
+    if not settings().verbose:
+        return None
+    console = make_console(stderr=True)
+    return lambda text: console.print(f"[dim]{text}[/]", highlight=False)
+
+
 def stack_choice(userspace: str | None, udp_port: int, udp_peer_port: int) -> StackChoice:
     return StackChoice(
         "raw" if userspace == "raw" else "udp" if userspace == "udp" else None,
@@ -73,6 +115,9 @@ def run_tool(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
 
+    # Everything loaded so far lives as long as the process: out of the collector's sight,
+    # full collections stay short and do not show up as latency spikes.
+    gc.freeze()
     try:
         return asyncio.run(wrapper())
     except NoSctpError as error:
@@ -91,14 +136,53 @@ def run_tool(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
 
 
 class StdinReader:
-    """stdin as an async byte source. A daemon thread reads it (regular files and /dev/null
-    cannot be polled, and a blocked read must never keep the process from exiting); it reads
-    ahead at most two chunks."""
+    """stdin as an async byte source. Pipes, terminals and sockets are read from the event loop
+    when they are readable; regular files and /dev/null (which cannot be polled) by a daemon
+    thread that reads ahead at most two chunks (a blocked read never keeps the process from
+    exiting)."""
 
     def __init__(self, fd: int | None = None) -> None:
         self._fd = sys.stdin.fileno() if fd is None and sys.stdin is not None else fd
+        self._pollable: bool | None = None
         self._queue: asyncio.Queue[bytes] | None = None
         self._credit = threading.Semaphore(2)
+
+    async def __call__(self, n: int) -> bytes:
+        if self._fd is None:
+            return b""
+        loop = asyncio.get_running_loop()
+        if self._pollable is None:
+            self._pollable = self._try_poll(loop)
+        if self._pollable:
+            return await self._read_when_ready(loop, self._fd, n)
+        return await self._read_from_thread(loop, n)
+
+    def _try_poll(self, loop: asyncio.AbstractEventLoop) -> bool:
+        assert self._fd is not None
+        try:
+            loop.add_reader(self._fd, lambda: None)
+        except (PermissionError, OSError, ValueError):
+            return False
+        loop.remove_reader(self._fd)
+        return True
+
+    @staticmethod
+    async def _read_when_ready(loop: asyncio.AbstractEventLoop, fd: int, n: int) -> bytes:
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        try:
+            return os.read(fd, n)  # readable: returns what is there without blocking
+        except OSError:
+            return b""
 
     def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes], n: int) -> None:
         while True:
@@ -114,10 +198,9 @@ class StdinReader:
             if not chunk:
                 return
 
-    async def __call__(self, n: int) -> bytes:
+    async def _read_from_thread(self, loop: asyncio.AbstractEventLoop, n: int) -> bytes:
         if self._queue is None:
             self._queue = asyncio.Queue()
-            loop = asyncio.get_running_loop()
             threading.Thread(
                 target=self._run, args=(loop, self._queue, n), name="stdin", daemon=True
             ).start()

@@ -2008,6 +2008,18 @@ class Association:
             self._state is State.COOKIE_ECHOED and lead is not None
         )
         if (
+            not sack_due
+            and self._sack_timer is not None
+            and can_send_data
+            and self._pending
+            and self._up
+            and self._inbound is not None
+        ):
+            # A delayed SACK rides on the new data (section 6.2 lets it go early; usrsctp and
+            # Linux piggyback it): a peer that holds small messages back until its previous
+            # one is acknowledged (Nagle) would otherwise answer each request SACK.Delay late.
+            sack_due = True
+        if (
             lead is None
             and not control
             and not sack_due
@@ -2120,8 +2132,12 @@ class Association:
             self._next_tsn = (tsn + 1) & TSN_MASK
             chunk.tsn = tsn
             flags = chunk.flags
-            if immediate_when_idle and not pending:
-                flags |= DATA_FLAG_IMMEDIATE  # RFC 9260 section 3.3.1: SACK this at once
+            if immediate_when_idle and not pending and path.flight >= path.max_data_payload:
+                # RFC 9260 section 3.3.1: SACK this at once. Only after more than a packet of
+                # data: a lone request is acknowledged with the peer's answer (a delayed SACK
+                # rides on data both ways), and an immediate SACK would cost a packet and a
+                # wake-up per request.
+                flags |= DATA_FLAG_IMMEDIATE
             header = pack_header(0, flags, wire_size, tsn, chunk.stream, chunk.ssn, chunk.ppid)
             chunk.header = header
             chunk.sent_at = now

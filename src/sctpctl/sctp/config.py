@@ -74,7 +74,9 @@ class Configuration:
     stream_reconfiguration: bool = True
     "Offer RE-CONFIG (RFC 6525): stream reset and adding streams."
     immediate_sack_when_idle: bool = True
-    "Set the I bit (RFC 9260 section 3.3.1) on the last DATA chunk before the send queue runs dry."
+    """Set the I bit (RFC 9260 section 3.3.1) on the last DATA chunk before the send queue runs
+    dry, when more than one packet of data is in flight (a lone request gets its SACK with the
+    answer)."""
     ootb_policy: OotbPolicy = OotbPolicy.REPLY
     use_peer_addresses: bool = True
     "Use the addresses a peer lists in INIT/INIT-ACK (multi-homing); False keeps one path."

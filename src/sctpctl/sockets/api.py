@@ -18,6 +18,8 @@ Failures to connect are :class:`ConnectError` with the outcome word of DESIGN.md
 from __future__ import annotations
 
 import abc
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from sctpctl.outcomes import Outcome
 __all__ = [
     "DEFAULT_SEND_BUFFER",
     "ConnectError",
+    "Inbox",
     "Message",
     "NoSctpError",
     "ProbeResult",
@@ -34,6 +37,7 @@ __all__ = [
     "SctpListener",
     "SctpStack",
     "Termination",
+    "check_message",
 ]
 
 DEFAULT_SEND_BUFFER = 1024 * 1024
@@ -105,8 +109,56 @@ EventListener = Callable[[str], None]
 "Receives a one-line description of each association event (for ``-v``)."
 
 
+def check_message(data: bytes, stream: int, ppid: int, outbound_streams: int) -> None:
+    """``ValueError`` for a message no association can take (before it goes anywhere)."""
+    if not data:
+        raise ValueError("an SCTP message carries at least one byte")
+    if outbound_streams and not 0 <= stream < outbound_streams:
+        raise ValueError(f"stream {stream} is not below the {outbound_streams} outbound streams")
+    if not 0 <= ppid < 1 << 32:
+        raise ValueError(f"PPID {ppid} is not a 32-bit number")
+
+
+class Inbox:
+    """Received messages the application has not read; ``get`` waits for the next one, or
+    returns None once the association ended and nothing is left."""
+
+    def __init__(self) -> None:
+        self._messages: deque[Message] = deque()
+        self.unread = 0
+        "Bytes held."
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False
+
+    def put(self, message: Message) -> None:
+        self._messages.append(message)
+        self.unread += len(message.data)
+        self._wake()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Message | None:
+        messages = self._messages
+        while not messages:
+            if self._ended:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        message = messages.popleft()
+        self.unread -= len(message.data)
+        return message
+
+
 class SctpAssociation(abc.ABC):
-    """One association, as an application sees it."""
+    """One association, as an application sees it. Backends call ``_end`` exactly when it
+    ended; ``termination`` and ``wait_closed`` come from there."""
 
     peer_host: str
     peer_port: int
@@ -115,10 +167,28 @@ class SctpAssociation(abc.ABC):
     inbound_streams: int
     on_event: EventListener | None = None
 
+    def __init__(self) -> None:
+        self._termination: Termination | None = None
+        self._ended = asyncio.Event()
+
     @property
-    @abc.abstractmethod
     def termination(self) -> Termination | None:
         """How the association ended, once it has."""
+        return self._termination
+
+    def _end(self, termination: Termination) -> bool:
+        """Record the end (the first one counts); False when it had ended already."""
+        if self._termination is not None:
+            return False
+        self._termination = termination
+        self._ended.set()
+        return True
+
+    async def wait_closed(self) -> Termination:
+        """Wait until the association has ended (either side)."""
+        await self._ended.wait()
+        assert self._termination is not None
+        return self._termination
 
     @abc.abstractmethod
     async def send(
@@ -141,10 +211,6 @@ class SctpAssociation(abc.ABC):
     @abc.abstractmethod
     def abort(self, reason: str = "") -> None:
         """ABORT at once; queued messages are dropped."""
-
-    @abc.abstractmethod
-    async def wait_closed(self) -> Termination:
-        """Wait until the association has ended (either side)."""
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._messages()

@@ -61,6 +61,7 @@ class EndpointDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._kicked = False
+        self._turning = False
         self._closed = False
         self.packets_received = 0
         self.packets_sent = 0
@@ -111,6 +112,14 @@ class EndpointDriver:
             self._kicked = True
             self._loop.call_soon(self._kicked_turn)
 
+    def turn_now(self) -> None:
+        """A turn right away (a message to an idle association: nothing to bundle it with, and
+        a request should not wait a loop iteration); a kick when a turn is running."""
+        if self._turning or self._closed:
+            self.kick()
+        else:
+            self.turn()
+
     def _kicked_turn(self) -> None:
         self._kicked = False
         if not self._closed:
@@ -158,15 +167,19 @@ class EndpointDriver:
 
     def turn(self) -> None:
         """Deliver events, send what is due, re-arm the timer (what every input ends with)."""
-        for _ in range(4):  # local send errors feed the core again; a few rounds at most
-            self._dispatch()
-            for callback in list(self._after_turn):
-                callback()
-            reports = self._flush()
-            if not reports:
-                break
-            self._feed_icmp(reports, self._loop.time())
-        self._arm()
+        self._turning = True
+        try:
+            for _ in range(4):  # local send errors feed the core again; a few rounds at most
+                self._dispatch()
+                for callback in list(self._after_turn):
+                    callback()
+                reports = self._flush()
+                if not reports:
+                    break
+                self._feed_icmp(reports, self._loop.time())
+            self._arm()
+        finally:
+            self._turning = False
 
     def _dispatch(self) -> None:
         endpoint = self.endpoint
@@ -200,25 +213,25 @@ class EndpointDriver:
 
     def _flush(self) -> list[IcmpReport]:
         reports: list[IcmpReport] = []
-        send = self.link.send
         packets = self.endpoint.packets_to_send(now=self._loop.time())
-        self.packets_sent += len(packets)
-        for data, destination in packets:
-            report = send(data, destination)
-            if report is not None:
-                reports.append(report)
+        if packets:
+            self.packets_sent += len(packets)
+            self.link.send_all(packets, reports)
         return reports
 
     def _arm(self) -> None:
+        # The deadline moves later with almost every packet (T3 and heartbeat restarts): a
+        # timer already set earlier is kept and, when it fires early, the core finds nothing
+        # due and the timer is set again. Only an earlier deadline replaces it.
         deadline = self.endpoint.get_timer()
-        if deadline == self._timer_at:
+        if deadline is None:
+            return  # a timer still set fires for nothing, once
+        if self._timer_at is not None and self._timer_at <= deadline:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self._loop.call_at(deadline, self._on_timer)
 
     # --- the end --------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from .addresses import resolve
 from .api import (
     DEFAULT_SEND_BUFFER,
     ConnectError,
+    Inbox,
     Message,
     ProbeResult,
     SctpAssociation,
@@ -47,6 +48,7 @@ from .api import (
     SctpListener,
     SctpStack,
     Termination,
+    check_message,
 )
 from .driver import EndpointDriver
 from .events import connect_outcome, describe, termination_of
@@ -90,7 +92,7 @@ class InProcessAssociation(SctpAssociation):
         send_buffer: int = DEFAULT_SEND_BUFFER,
         receive_buffer: int = DEFAULT_RECEIVE_BUFFER,
     ) -> None:
-        loop = asyncio.get_running_loop()
+        super().__init__()
         self._driver = driver
         self._core = association
         self.local_port = association.local_port
@@ -100,15 +102,11 @@ class InProcessAssociation(SctpAssociation):
         self.inbound_streams = 0
         self._send_buffer = send_buffer
         self._receive_buffer = receive_buffer
-        self._inbox: deque[Message] = deque()
-        self._unread = 0
+        self._inbox = Inbox()
         self._paused = False
-        self._reader: asyncio.Future[None] | None = None
         self._writer: asyncio.Future[None] | None = None
-        self._termination: Termination | None = None
         self._abort_reason = ""
-        self.established: asyncio.Future[None] = loop.create_future()
-        self._closed = asyncio.Event()
+        self.established: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
     def core(self) -> Association:
@@ -116,13 +114,9 @@ class InProcessAssociation(SctpAssociation):
         return self._core
 
     @property
-    def termination(self) -> Termination | None:
-        return self._termination
-
-    @property
     def unread(self) -> int:
         """Bytes received and not yet read by the application."""
-        return self._unread
+        return self._inbox.unread
 
     # --- events from the driver -----------------------------------------------------------------
 
@@ -130,14 +124,11 @@ class InProcessAssociation(SctpAssociation):
         kind = type(event)
         if kind is MessageReceived:
             assert isinstance(event, MessageReceived)
-            self._inbox.append(Message(event.data, event.stream, event.ppid, event.unordered))
-            self._unread += len(event.data)
-            if self._unread >= self._receive_buffer and not self._paused:
+            inbox = self._inbox
+            inbox.put(Message(event.data, event.stream, event.ppid, event.unordered))
+            if inbox.unread >= self._receive_buffer and not self._paused:
                 self._paused = True
                 self._driver.endpoint.pause_events(self._core)
-            reader = self._reader
-            if reader is not None and not reader.done():
-                reader.set_result(None)
             return
         if self.on_event is not None:
             self.on_event(describe(event))
@@ -156,12 +147,11 @@ class InProcessAssociation(SctpAssociation):
             termination = termination_of(event)
             if event.reason is CloseReason.LOCAL_ABORT:
                 termination = replace(termination, detail=self._abort_reason)
-            self._terminate(termination)
+            self._finish(termination)
 
-    def _terminate(self, termination: Termination) -> None:
-        if self._termination is not None:
+    def _finish(self, termination: Termination) -> None:
+        if not self._end(termination):
             return
-        self._termination = termination
         if not self.established.done():
             self.established.set_exception(
                 ConnectError(
@@ -169,11 +159,10 @@ class InProcessAssociation(SctpAssociation):
                 )
             )
             self.established.exception()  # retrieved: a connect may have given up already
-        for waiter in (self._reader, self._writer):
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        self._inbox.end()
+        if self._writer is not None and not self._writer.done():
+            self._writer.set_result(None)
         self._driver.watch_turns(self._check_writable, on=False)
-        self._closed.set()
 
     def _check_writable(self) -> None:
         writer = self._writer
@@ -189,65 +178,38 @@ class InProcessAssociation(SctpAssociation):
     async def send(
         self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
     ) -> None:
-        if not data:
-            raise ValueError("an SCTP message carries at least one byte")
-        if self.outbound_streams and not 0 <= stream < self.outbound_streams:
-            raise ValueError(
-                f"stream {stream} is not below the {self.outbound_streams} outbound streams"
-            )
-        if not 0 <= ppid < 1 << 32:
-            raise ValueError(f"PPID {ppid} is not a 32-bit number")
+        check_message(data, stream, ppid, self.outbound_streams)
         core = self._core
         while self._termination is None and core.buffered_amount >= self._send_buffer:
-            loop = asyncio.get_running_loop()
-            self._writer = loop.create_future()
+            self._writer = asyncio.get_running_loop().create_future()
             self._driver.watch_turns(self._check_writable)
             await self._writer
-        if self._termination is not None:
-            raise SctpError(f"the association has ended ({self._termination.reason})")
-        try:
-            core.send(data, stream=stream, ppid=ppid, unordered=unordered, now=self._driver.now())
-        except LocalProtocolError as error:
-            raise SctpError(str(error)) from error
-        self._driver.kick()
+        self.send_nowait(data, stream=stream, ppid=ppid, unordered=unordered)
 
     def send_nowait(
         self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
     ) -> int:
         """Queue a message without waiting for buffer space; returns the bytes now buffered.
-        For senders that do their own pacing (perf)."""
+        For senders that do their own pacing."""
         if self._termination is not None:
             raise SctpError(f"the association has ended ({self._termination.reason})")
+        core = self._core
+        idle = core.buffered_amount == 0
         try:
-            self._core.send(
-                data, stream=stream, ppid=ppid, unordered=unordered, now=self._driver.now()
-            )
+            core.send(data, stream=stream, ppid=ppid, unordered=unordered, now=self._driver.now())
         except LocalProtocolError as error:
             raise SctpError(str(error)) from error
-        self._driver.kick()
-        return self._core.buffered_amount
+        if idle:
+            self._driver.turn_now()  # a request: out at once
+        else:
+            self._driver.kick()  # more of a burst: bundled in one flush
+        return core.buffered_amount
 
     async def receive(self) -> Message | None:
-        inbox = self._inbox
-        while not inbox:
-            if self._termination is not None:
-                return None
-            self._reader = asyncio.get_running_loop().create_future()
-            await self._reader
-        message = inbox.popleft()
-        self._unread -= len(message.data)
-        if self._paused and self._unread <= self._receive_buffer // 2:
+        message = await self._inbox.get()
+        if self._paused and self._inbox.unread <= self._receive_buffer // 2:
             self._resume()
         return message
-
-    def receive_nowait(self) -> list[Message]:
-        """Every message already received (possibly none), without waiting."""
-        messages = list(self._inbox)
-        self._inbox.clear()
-        self._unread = 0
-        if self._paused:
-            self._resume()
-        return messages
 
     def _resume(self) -> None:
         self._paused = False
@@ -261,12 +223,10 @@ class InProcessAssociation(SctpAssociation):
             self._core.shutdown(now=self._driver.now())
             self._driver.kick()
             try:
-                await asyncio.wait_for(self._closed.wait(), grace)
+                await asyncio.wait_for(self._ended.wait(), grace)
             except TimeoutError:
                 self.abort("shutdown timed out")
-                await self._closed.wait()
-        assert self._termination is not None
-        return self._termination
+        return await self.wait_closed()
 
     def abort(self, reason: str = "") -> None:
         if self._termination is not None:
@@ -276,11 +236,6 @@ class InProcessAssociation(SctpAssociation):
         self._abort_reason = reason
         self._core.abort(reason.encode(), now=self._driver.now())
         self._driver.kick()
-
-    async def wait_closed(self) -> Termination:
-        await self._closed.wait()
-        assert self._termination is not None
-        return self._termination
 
 
 class InProcessListener(SctpListener):

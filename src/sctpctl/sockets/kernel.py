@@ -27,6 +27,7 @@ from .api import (
     SctpListener,
     SctpStack,
     Termination,
+    check_message,
 )
 
 __all__ = ["KernelStack", "kernel_sctp_available"]
@@ -71,6 +72,7 @@ def _sctp_socket(family: int, streams: int) -> socket.socket:
 
 class KernelAssociation(SctpAssociation):
     def __init__(self, sock: socket.socket, streams: int) -> None:
+        super().__init__()
         self._sock = sock
         self._loop = asyncio.get_running_loop()
         peer = sock.getpeername()
@@ -79,17 +81,9 @@ class KernelAssociation(SctpAssociation):
         self.outbound_streams = streams
         self.inbound_streams = 0xFFFF
         self._partial = bytearray()
-        self._termination: Termination | None = None
-        self._closed = asyncio.Event()
-
-    @property
-    def termination(self) -> Termination | None:
-        return self._termination
 
     def _terminate(self, reason: str, detail: str = "") -> None:
-        if self._termination is None:
-            self._termination = Termination(reason, True, detail)
-            self._closed.set()
+        if self._end(Termination(reason, True, detail)):
             self._sock.close()
 
     async def _ready(self, writer: bool) -> None:
@@ -109,8 +103,7 @@ class KernelAssociation(SctpAssociation):
     async def send(
         self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
     ) -> None:
-        if not data:
-            raise ValueError("an SCTP message carries at least one byte")
+        check_message(data, stream, ppid, self.outbound_streams)
         info = _SNDINFO.pack(stream, SCTP_UNORDERED if unordered else 0, ppid.to_bytes(4), 0, 0)
         while True:
             if self._termination is not None:
@@ -161,20 +154,12 @@ class KernelAssociation(SctpAssociation):
                         pass
             except (TimeoutError, OSError):
                 self.abort("shutdown timed out")
-        assert self._termination is not None
-        return self._termination
+        return await self.wait_closed()
 
     def abort(self, reason: str = "") -> None:
         if self._termination is None:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
-            self._termination = Termination("local-abort", True, reason)
-            self._closed.set()
-            self._sock.close()
-
-    async def wait_closed(self) -> Termination:
-        await self._closed.wait()
-        assert self._termination is not None
-        return self._termination
+            self._terminate("local-abort", reason)
 
 
 class KernelListener(SctpListener):

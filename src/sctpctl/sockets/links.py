@@ -223,6 +223,14 @@ class Link:
                 return IcmpReport(kind, destination, data[:64])
         return None
 
+    def send_all(self, packets: list[tuple[bytes, Address]], reports: list[IcmpReport]) -> None:
+        """Send packets in order; local refusals are appended to ``reports``."""
+        send = self.send
+        for data, destination in packets:
+            report = send(data, destination)
+            if report is not None:
+                reports.append(report)
+
 
 class RawLink(Link):
     """SCTP directly over IP (protocol 132) through raw sockets; needs CAP_NET_RAW."""
@@ -241,6 +249,7 @@ class RawLink(Link):
         v4.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         _deep_buffers(v4)
         self._adopt(v4)
+        self._addresses: dict[bytes, Address] = {}
         if ipv6 and socket.has_ipv6:
             try:
                 v6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_SCTP)
@@ -258,12 +267,17 @@ class RawLink(Link):
             if len(data) < 20:
                 return None
             header = (data[0] & 0x0F) * 4
-            return (
-                data[header:],
-                Address(socket.inet_ntoa(data[12:16])),
-                Address(socket.inet_ntoa(data[16:20])),
-            )
+            return data[header:], self._ipv4(data[12:16]), self._ipv4(data[16:20])
         return data, Address(_ip_of(sockaddr)), None
+
+    def _ipv4(self, raw: bytes) -> Address:
+        # The same few addresses are on every packet: each Address is made once.
+        address = self._addresses.get(raw)
+        if address is None:
+            if len(self._addresses) > 4096:
+                self._addresses.clear()
+            address = self._addresses[raw] = Address(socket.inet_ntoa(raw))
+        return address
 
 
 class UdpLink(Link):
@@ -312,8 +326,15 @@ class UdpLink(Link):
             raise LinkError(f"cannot open UDP port {port}: {error.strerror}") from error
         self.port = port
         "The local encapsulation port."
+        self._sources: dict[tuple[Any, ...], Address] = {}
 
     def _unwrap(
         self, sock: socket.socket, data: bytes, sockaddr: tuple[Any, ...]
     ) -> Received | None:
-        return data, Address(_ip_of(sockaddr), int(sockaddr[1])), None
+        # The same few peers send every packet: their addresses are made once.
+        address = self._sources.get(sockaddr)
+        if address is None:
+            if len(self._sources) > 4096:
+                self._sources.clear()
+            address = self._sources[sockaddr] = Address(_ip_of(sockaddr), int(sockaddr[1]))
+        return data, address, None

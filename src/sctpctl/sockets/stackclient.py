@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -17,6 +16,7 @@ from sctpctl.outcomes import Outcome
 
 from .api import (
     ConnectError,
+    Inbox,
     Message,
     ProbeResult,
     SctpAssociation,
@@ -24,6 +24,7 @@ from .api import (
     SctpListener,
     SctpStack,
     Termination,
+    check_message,
 )
 from .inprocess import DEFAULT_RECEIVE_BUFFER
 from .stackproto import (
@@ -76,6 +77,7 @@ class HostStackAssociation(SctpAssociation):
         writer: asyncio.StreamWriter,
         established: dict[str, Any],
     ) -> None:
+        super().__init__()
         self._reader = reader
         self._writer = writer
         self.peer_host = str(established.get("peer_host", ""))
@@ -83,30 +85,20 @@ class HostStackAssociation(SctpAssociation):
         self.local_port = int(established.get("local_port", 0))
         self.outbound_streams = int(established.get("outbound_streams", 0))
         self.inbound_streams = int(established.get("inbound_streams", 0))
-        self._inbox: deque[Message] = deque()
-        self._unread = 0
+        self._inbox = Inbox()
         self._limit: float = DEFAULT_RECEIVE_BUFFER
+        "Unread bytes past which the connection is not read (the service then waits)."
         self._space = asyncio.Event()
         self._space.set()
-        self._arrived: asyncio.Future[None] | None = None
-        self._termination: Termination | None = None
-        self._closed = asyncio.Event()
         self._task = asyncio.ensure_future(self._read_loop())
-
-    @property
-    def termination(self) -> Termination | None:
-        return self._termination
 
     async def _read_loop(self) -> None:
         try:
             while (frame := await read_frame(self._reader)) is not None:
                 kind = frame.type
                 if kind is FrameType.MESSAGE:
-                    message = parse_data(frame)
-                    self._inbox.append(message)
-                    self._unread += len(message.data)
-                    self._wake()
-                    if self._unread >= self._limit:
+                    self._inbox.put(parse_data(frame))
+                    if self._inbox.unread >= self._limit:
                         self._space.clear()
                         await self._space.wait()
                 elif kind is FrameType.EVENT:
@@ -114,7 +106,7 @@ class HostStackAssociation(SctpAssociation):
                         self.on_event(str(frame.json().get("text", "")))
                 elif kind is FrameType.CLOSED:
                     body = frame.json()
-                    self._terminate(
+                    self._finish(
                         Termination(
                             str(body.get("reason", "")),
                             bool(body.get("was_established", True)),
@@ -124,42 +116,28 @@ class HostStackAssociation(SctpAssociation):
                     return
                 elif kind is FrameType.FAILED:
                     detail = str(frame.json().get("message", ""))
-                    self._terminate(Termination(SERVICE_GONE, True, detail))
+                    self._finish(Termination(SERVICE_GONE, True, detail))
                     return
                 else:
                     raise ProtocolError(f"unexpected {kind.name} on an association")
         except (ProtocolError, ConnectionError) as error:
-            self._terminate(Termination(SERVICE_GONE, True, str(error)))
+            self._finish(Termination(SERVICE_GONE, True, str(error)))
         finally:
-            self._terminate(
+            self._finish(
                 Termination(SERVICE_GONE, True, "the host stack service closed the connection")
             )
             self._writer.close()
 
-    def _wake(self) -> None:
-        arrived = self._arrived
-        if arrived is not None and not arrived.done():
-            arrived.set_result(None)
-
-    def _terminate(self, termination: Termination) -> None:
-        if self._termination is None:
-            self._termination = termination
-            self._wake()
-            self._closed.set()
+    def _finish(self, termination: Termination) -> None:
+        if self._end(termination):
+            self._inbox.end()
 
     async def send(
         self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
     ) -> None:
-        if not data:
-            raise ValueError("an SCTP message carries at least one byte")
+        check_message(data, stream, ppid, self.outbound_streams)
         if len(data) > MAX_FRAME - 64:
             raise ValueError(f"a message of {len(data)} bytes is larger than the 16 MiB limit")
-        if not 0 <= stream < self.outbound_streams:
-            raise ValueError(
-                f"stream {stream} is not below the {self.outbound_streams} outbound streams"
-            )
-        if not 0 <= ppid < 1 << 32:
-            raise ValueError(f"PPID {ppid} is not a 32-bit number")
         if self._termination is not None:
             raise SctpError(f"the association has ended ({self._termination.reason})")
         try:
@@ -169,15 +147,8 @@ class HostStackAssociation(SctpAssociation):
             raise SctpError(f"the host stack service went away: {error}") from error
 
     async def receive(self) -> Message | None:
-        inbox = self._inbox
-        while not inbox:
-            if self._termination is not None:
-                return None
-            self._arrived = asyncio.get_running_loop().create_future()
-            await self._arrived
-        message = inbox.popleft()
-        self._unread -= len(message.data)
-        if self._unread < self._limit / 2:
+        message = await self._inbox.get()
+        if self._inbox.unread < self._limit / 2:
             self._space.set()
         return message
 
@@ -192,15 +163,14 @@ class HostStackAssociation(SctpAssociation):
             with contextlib.suppress(ConnectionError):
                 self._writer.write(json_frame(FrameType.SHUTDOWN))
             try:
-                await asyncio.wait_for(self._closed.wait(), grace + 1.0)
+                await asyncio.wait_for(self._ended.wait(), grace + 1.0)
             except TimeoutError:
                 self.abort("shutdown timed out")
                 try:
-                    await asyncio.wait_for(self._closed.wait(), 2.0)
+                    await asyncio.wait_for(self._ended.wait(), 2.0)
                 except TimeoutError:
-                    self._terminate(Termination(SERVICE_GONE, True, "no answer to ABORT"))
-        assert self._termination is not None
-        return self._termination
+                    self._finish(Termination(SERVICE_GONE, True, "no answer to ABORT"))
+        return await self.wait_closed()
 
     def abort(self, reason: str = "") -> None:
         if self._termination is not None:
@@ -208,11 +178,6 @@ class HostStackAssociation(SctpAssociation):
         self._unlimit()
         with contextlib.suppress(ConnectionError):
             self._writer.write(json_frame(FrameType.ABORT, {"reason": reason}))
-
-    async def wait_closed(self) -> Termination:
-        await self._closed.wait()
-        assert self._termination is not None
-        return self._termination
 
 
 async def _established(

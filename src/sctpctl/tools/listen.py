@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sctpctl.sockets import SctpAssociation, SctpError, SctpListener, SctpStack
+from sctpctl.sockets import SctpAssociation, SctpError, SctpStack
 
-from .common import EventSink, Reader, Writer
+from .common import EventSink, Reader, Writer, serve_associations
 
 __all__ = ["AssociationSummary", "ListenOptions", "ListenResult", "run_listen"]
 
@@ -81,38 +81,22 @@ class ListenResult:
 class _Server:
     def __init__(
         self,
-        listener: SctpListener,
         options: ListenOptions,
         result: ListenResult,
         write: Writer | None,
         events: EventSink | None,
+        stop: asyncio.Event,
     ) -> None:
-        self.listener = listener
         self.options = options
         self.result = result
         self.write = write
         self.events = events
+        self.stop = stop
         self.live: set[SctpAssociation] = set()
-        self.done = asyncio.Event()
-        self.tasks: set[asyncio.Task[None]] = set()
 
     def note(self, text: str) -> None:
         if self.events is not None:
             self.events(text)
-
-    async def accept_loop(self) -> None:
-        while not self.done.is_set():
-            try:
-                association = await self.listener.accept()
-            except SctpError:
-                self.done.set()
-                return
-            task = asyncio.ensure_future(self.serve(association))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-            if not self.options.keep_open:
-                await self.listener.close()  # one association, as nc without -k
-                return
 
     async def serve(self, association: SctpAssociation) -> None:
         summary = AssociationSummary(f"{association.peer_host}:{association.peer_port}")
@@ -136,7 +120,7 @@ class _Server:
                     )
                     summary.echoed += 1
                 if options.count is not None and self.result.messages >= options.count:
-                    self.done.set()
+                    self.stop.set()
                     break
         except SctpError as error:
             summary.detail = error.message
@@ -146,8 +130,6 @@ class _Server:
             summary.termination = termination.reason
             summary.detail = summary.detail or termination.detail
             self.note(f"association from {summary.peer} ended ({termination.reason})")
-            if not options.keep_open:
-                self.done.set()
 
     async def send_input(self, read: Reader) -> None:
         """Input to every live association (nc -k sends it to all its clients)."""
@@ -172,30 +154,17 @@ async def run_listen(
     listener = await stack.listen(options.port, host=options.host, streams=options.streams)
     result = ListenResult(options.port, stack.name)
     started = time.monotonic()
-    server = _Server(listener, options, result, write, events)
+    server = _Server(options, result, write, events, stop or asyncio.Event())
     if on_listening is not None:
         on_listening(options.port)
-    accepting = asyncio.ensure_future(server.accept_loop())
     feeding = asyncio.ensure_future(server.send_input(read)) if read is not None else None
-    waits = [asyncio.ensure_future(server.done.wait())]
-    if stop is not None:
-        waits.append(asyncio.ensure_future(stop.wait()))
     try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        await serve_associations(
+            listener, server.serve, one=not options.keep_open, stop=server.stop
+        )
     finally:
-        for wait in waits:
-            wait.cancel()
-        accepting.cancel()
         if feeding is not None:
             feeding.cancel()
-        await listener.close()
-        for association in list(server.live):
-            with contextlib.suppress(SctpError):
-                await association.close()
-        if server.tasks:
-            await asyncio.wait(list(server.tasks), timeout=5.0)
-        await asyncio.gather(
-            accepting, *([feeding] if feeding is not None else []), return_exceptions=True
-        )
+            await asyncio.gather(feeding, return_exceptions=True)
         result.seconds = time.monotonic() - started
     return result

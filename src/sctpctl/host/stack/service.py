@@ -264,7 +264,10 @@ class NamespaceService:
     ) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            handle = await listener.accept()
+            try:
+                handle = await listener.accept()
+            except SctpError:
+                return  # the listener closed
             assert isinstance(handle, InProcessAssociation)
             key = next(self._ids)
             token = secrets.token_hex(16)
@@ -284,7 +287,10 @@ class NamespaceService:
                     },
                 )
             )
-            await connection.writer.drain()
+            try:
+                await connection.writer.drain()
+            except ConnectionError:
+                return  # the listening application went away: its pending ones are dropped
 
     def _drop_pending(self, key: int, why: str) -> None:
         pending = self._pending.pop(key, None)
@@ -348,10 +354,10 @@ class NamespaceService:
                     ppid=message.ppid,
                     unordered=message.unordered,
                 )
-            except ValueError as error:
+            except (ValueError, SctpError) as error:
+                # SEND has no answer: the application hears of a message that could not be
+                # taken (after the peer's SHUTDOWN, say) as an event; CLOSED follows if it ended.
                 connection.send(json_frame(FrameType.EVENT, {"text": f"not sent: {error}"}))
-            except SctpError:
-                pass  # ended meanwhile: CLOSED is on its way
         elif frame.type is FrameType.SHUTDOWN:
             self._in_background(handle.close(self.grace))
         elif frame.type is FrameType.ABORT:
@@ -363,34 +369,31 @@ class NamespaceService:
     async def _pump(self, connection: _Connection, handle: InProcessAssociation) -> None:
         """Received messages to the application, as fast as it reads; CLOSED at the end."""
         writer = connection.writer
-        while (message := await handle.receive()) is not None:
-            writer.write(data_frame(FrameType.MESSAGE, message))
-            await writer.drain()
-        termination = handle.termination
-        assert termination is not None
-        connection.send(
-            json_frame(
-                FrameType.CLOSED,
-                {
-                    "reason": termination.reason,
-                    "was_established": termination.was_established,
-                    "detail": termination.detail,
-                },
+        try:
+            while (message := await handle.receive()) is not None:
+                writer.write(data_frame(FrameType.MESSAGE, message))
+                await writer.drain()
+            termination = handle.termination
+            assert termination is not None
+            connection.send(
+                json_frame(
+                    FrameType.CLOSED,
+                    {
+                        "reason": termination.reason,
+                        "was_established": termination.was_established,
+                        "detail": termination.detail,
+                    },
+                )
             )
-        )
-        await writer.drain()
+            await writer.drain()
+        except ConnectionError:
+            return  # the application went away; its read loop ends the association
         writer.close()
 
     async def _serve_probes(self, connection: _Connection, first: dict[str, Any]) -> None:
         semaphore = asyncio.Semaphore(MAX_PROBES_IN_FLIGHT)
 
-        async def probe(request: dict[str, Any]) -> None:
-            key = _field(request, "id", int)
-            host = _field(request, "host", str)
-            port = _port(request)
-            wait = _field(request, "wait", float, 3.0)
-            if not 0 < wait <= 600:
-                raise _BadRequest(f"wait {wait} is not in (0, 600] seconds")
+        async def probe(key: int, host: str, port: int, wait: float) -> None:
             async with semaphore:
                 try:
                     result = await self.stack.probe_one(host, port, wait=wait)
@@ -410,7 +413,14 @@ class NamespaceService:
             )
 
         def start(request: dict[str, Any]) -> None:
-            task = asyncio.ensure_future(probe(request))
+            # A bad request ends the connection (FAILED) before anything runs for it.
+            key = _field(request, "id", int)
+            host = _field(request, "host", str)
+            port = _port(request)
+            wait = _field(request, "wait", float, 3.0)
+            if not 0 < wait <= 600:
+                raise _BadRequest(f"wait {wait} is not in (0, 600] seconds")
+            task = asyncio.ensure_future(probe(key, host, port, wait))
             connection.tasks.add(task)
             task.add_done_callback(connection.tasks.discard)
 
