@@ -100,20 +100,22 @@ def enabled(lab: Lab, before: str) -> Lab:
 def test_verify_passes_in_full_and_cleans_up(enabled: Lab, tmp_path: Path) -> None:
     junit = tmp_path / "verify.xml"
     started = time.monotonic()
-    code, report, progress = verify(enabled, "--junit", str(junit))
+    code, report, progress = verify(enabled, "--junit", str(junit), "--perf")
     took = time.monotonic() - started
     failed = {c["name"]: c["actions"] for c in report["checks"] if c["status"] == "failed"}
     assert code == 0, failed
-    assert report["counts"] == {"passed": 16, "failed": 0, "skipped": 1}  # perf: not asked for
+    assert report["counts"] == {"passed": 17, "failed": 0, "skipped": 0}
     assert report["placement"]["noSctp"] == "master-0"
     assert report["placement"]["server"] != report["placement"]["client"]
-    assert "All 16 checks" in report["summary"]
+    assert "All 17 checks" in report["summary"]
     document = etree.parse(str(junit))
     SCHEMA.assertValid(document)
     assert len(document.findall(".//testcase")) == 17
+    perf = {a["name"].rsplit(": ", 1)[-1]: a["detail"] for a in checks(report)["perf"]["actions"]}
+    assert "MB/s sent" in perf["throughput"] and "round trip p50" in perf["latency"]
     assert "cleaning up" in progress
     assert leftovers(enabled) == []
-    print(f"verify on the lab: {took:.1f} s; {report['summary']}")
+    print(f"verify --perf on the lab: {took:.1f} s; {report['summary']}")
 
 
 WEB_ONLY: dict[str, Any] = {
