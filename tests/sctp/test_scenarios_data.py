@@ -226,6 +226,34 @@ def test_fast_retransmit_after_three_miss_indications_happens_once_per_tsn():
     assert association.buffered_amount == 0
 
 
+def test_a_lost_fast_retransmission_is_sent_again_once_later_data_is_acked_around_it():
+    config = Configuration(random_bytes=seeded(5), initial_cwnd=20000, heartbeats=False)
+    peer = ScriptedPeer(config)
+    association = active_setup(peer)
+    for i in range(4):
+        association.send(bytes([i]) * 1000, now=peer.now)
+    tsns = [d.tsn for d in datas(peer.receive())]
+    lost = tsns[0]
+    base = (lost - 1) & 0xFFFFFFFF
+    for n in (1, 2, 3):
+        peer.send(SackChunk(base, 65536, gap_blocks=((2, 1 + n),)))
+    assert [d.tsn for d in datas(peer.receive())] == [lost]  # fast retransmit; it is lost too
+    # Data sent after the retransmission arrives and is acked while ``lost`` is still missing:
+    # three such miss indications send it again, long before T3-rtx would.
+    gap_end = 4
+    for i in range(3):
+        association.send(b"after" + bytes([i]), now=peer.now)
+        (new,) = datas(peer.receive())
+        gap_end += 1
+        assert new.tsn == (base + gap_end) & 0xFFFFFFFF
+        peer.send(SackChunk(base, 65536, gap_blocks=((2, gap_end),)))
+    assert [d.tsn for d in datas(peer.receive())] == [lost]
+    assert association.metrics().fast_retransmits == 2
+    assert association.metrics().t3_expirations == 0
+    peer.send(SackChunk((base + gap_end) & 0xFFFFFFFF, 65536))
+    assert association.buffered_amount == 0
+
+
 # --- 25, 26 ----------------------------------------------------------------------------------
 
 

@@ -285,6 +285,7 @@ class _OutChunk:
         "misses",
         "path",
         "ppid",
+        "refast_from",
         "retransmit",
         "sent_at",
         "size",
@@ -312,6 +313,8 @@ class _OutChunk:
         self.abandoned = False
         self.misses = 0
         self.fast_retransmitted = False
+        self.refast_from = 0
+        "The first TSN sent after this chunk's fast retransmission (see ``_count_misses``)."
         self.retransmit = False
         self.path: Path | None = None
 
@@ -1149,7 +1152,14 @@ class Association:
         for chunk in self._sent:
             if not tsn_gt(htna, chunk.tsn):
                 break
-            if chunk.acked or chunk.abandoned or chunk.retransmit or chunk.fast_retransmitted:
+            if chunk.acked or chunk.abandoned or chunk.retransmit:
+                continue
+            if chunk.fast_retransmitted and tsn_gt(chunk.refast_from, htna):
+                # A TSN is fast-retransmitted once per loss: miss indications from data sent
+                # before its retransmission say nothing new. Data sent after it being acked
+                # while it is still missing means the retransmission was lost as well; counting
+                # those (usrsctp's fast_retran_tsn rule) recovers in a round trip instead of
+                # waiting out T3-rtx, whose RTO.Min of 1 s would stall a lossy path.
                 continue
             chunk.misses += 1
             if chunk.misses >= 3:
@@ -1165,6 +1175,7 @@ class Association:
             self._fast_recovery_exit = (self._next_tsn - 1) & TSN_MASK
         for chunk in marked:
             chunk.fast_retransmitted = True
+            chunk.refast_from = self._next_tsn
             self._mark_retransmit(chunk)
             self._fast_retransmit_pending += 1
             self._fast_retransmits += 1
