@@ -335,3 +335,22 @@ def test_an_idle_path_halves_its_congestion_window_per_rto_down_to_4_mtu():
     association.send(b"z", now=peer.now)
     peer.receive()
     assert path.cwnd == 4 * path.max_packet
+
+
+def test_sacks_arriving_together_all_grow_a_window_that_was_full_when_they_arrived():
+    # RFC 9260 section 7.2.1: growth depends on the window being used "before the arrival of
+    # the SACK". Two SACKs read in one batch arrived together: the first freeing half the
+    # window does not make the window look unused to the second.
+    peer = ScriptedPeer()
+    association = active_setup(peer)
+    for i in range(8):
+        association.send(bytes([i]) * 1000, now=peer.now)
+    tsns = [d.tsn for d in datas(peer.receive())]
+    path = association._primary
+    assert path.flight + path.max_packet >= path.cwnd  # cwnd-limited
+    assert path.cwnd <= path.ssthresh  # slow start
+    before = path.cwnd
+    half = len(tsns) // 2
+    peer.send(SackChunk(tsns[half - 1], 65536))
+    peer.send(SackChunk(tsns[-1], 65536))  # no packets_to_send in between: one batch
+    assert path.cwnd == before + 2 * min(half * 1000, path.max_packet)

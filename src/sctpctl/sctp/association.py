@@ -641,6 +641,13 @@ class Association:
     def packets_to_send(self, *, now: float) -> list[tuple[bytes, Address]]:
         """Packets to transmit now, each with its destination (address and UDP port)."""
         self._flush(now)
+        # RFC 9260 section 7.2.1: the window grows only if it was fully used "before the
+        # arrival of the SACK". A driver feeds every packet that is ready before it asks for
+        # packets again, so all SACKs of such a batch arrived when the window was as the last
+        # flush left it; judging it per SACK would count the acks of one batch as emptying
+        # the window for the next one, and a busy receiver would stop the window from growing.
+        for path in self._paths.values():
+            path.window_full = path.flight + path.max_packet >= path.cwnd
         ready = self._ready
         self._ready = []
         return ready
@@ -989,8 +996,6 @@ class Association:
         sent = self._sent
         by_tsn = self._by_tsn
         paths = self._paths.values()
-        for path in paths:
-            path.flight_before = path.flight
         acked_per_path: dict[Path, int] = {}
         htna: int | None = None
         # Cumulatively acknowledged chunks leave the queue. The common case (first
@@ -1059,7 +1064,7 @@ class Association:
             for path, acked in acked_per_path.items():
                 mtu = path.max_packet
                 # Both phases only grow a window that was fully used.
-                if path.flight_before + mtu < path.cwnd:
+                if not path.window_full:
                     continue
                 if path.cwnd <= path.ssthresh:
                     path.cwnd += min(acked, mtu)  # slow start

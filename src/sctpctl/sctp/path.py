@@ -23,7 +23,6 @@ class Path:
         "cwnd",
         "error_count",
         "flight",
-        "flight_before",
         "heartbeat_at",
         "heartbeat_nonce",
         "heartbeat_sent",
@@ -40,6 +39,7 @@ class Path:
         "ssthresh",
         "state",
         "t3",
+        "window_full",
     )
 
     def __init__(self, address: Address, config: Configuration, *, confirmed: bool) -> None:
@@ -57,8 +57,9 @@ class Path:
         self.ssthresh = config.receive_window  # replaced by the peer's a_rwnd at setup
         self.partial_bytes_acked = 0
         self.flight = 0
-        self.flight_before = 0
-        "Bytes in flight when the SACK being processed arrived (RFC 9260 section 7.2.1)."
+        self.window_full = False
+        """Whether the congestion window was fully used when the packets being processed
+        arrived: what the last ``packets_to_send`` left (RFC 9260 section 7.2.1)."""
         self.error_count = 0
         self.t3: float | None = None
         self.heartbeat_at: float | None = None
