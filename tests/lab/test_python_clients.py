@@ -13,7 +13,7 @@ import gc
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from lightkube.resources.core_v1 import Service as LightService
 from lightkube.types import PatchType as LightPatchType
 
 from tests.lab.harness import NODES, LabThread
+from tests.lab.labenv import wait_for
 
 MC_GROUP, MC_VERSION, MC_PLURAL = "machineconfiguration.openshift.io", "v1", "machineconfigs"
 MC_API_VERSION = f"{MC_GROUP}/{MC_VERSION}"
@@ -51,17 +52,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabThread]:
 @pytest.fixture(scope="module")
 def kubeconfig(lab: LabThread) -> str:
     return str(lab.state.kubeconfig)
-
-
-def wait_for(what: Callable[[], Any], *, timeout: float = 15, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = what()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting: {message} (last: {last!r})")
 
 
 def pod_body(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -120,7 +110,7 @@ def running_pod(core: k8s.CoreV1Api, name: str) -> k8s.V1Pod:
         pod = core.read_namespaced_pod(name, "default")
         return pod if pod.status.phase == "Running" else None
 
-    found: k8s.V1Pod = wait_for(running, message=f"pod {name} Running")
+    found: k8s.V1Pod = wait_for(running, timeout=15, interval=0.05, message=f"pod {name} Running")
     return found
 
 
@@ -139,7 +129,7 @@ def gone(core: k8s.CoreV1Api, name: str) -> None:
     except ApiException as error:
         if error.status != 404:
             raise
-    wait_for(absent, message=f"pod {name} deleted")
+    wait_for(absent, timeout=15, interval=0.05, message=f"pod {name} deleted")
 
 
 def test_kubernetes_core_v1_create_get_list_delete(core: k8s.CoreV1Api) -> None:
@@ -432,9 +422,9 @@ MachineConfig = create_global_resource(MC_GROUP, MC_VERSION, "MachineConfig", MC
 
 @pytest.fixture(scope="module")
 def light(kubeconfig: str) -> Iterator[Client]:
-    connected = Client(config=KubeConfig.from_file(kubeconfig), field_manager="pyclients-test")
-    yield connected
-    connected._client.close()
+    config = KubeConfig.from_file(kubeconfig)
+    with Client(config=config, field_manager="pyclients-test") as connected:
+        yield connected
 
 
 def test_lightkube_machine_config_create_get_patch_and_watch(light: Client) -> None:
@@ -557,4 +547,4 @@ def test_kr8s_pod_create_wait_ready_exec_and_logs(kr8s_api: kr8s.Api) -> None:
         assert list(pod.logs(tail_lines=1)) == ["listening on 30102"]
     finally:
         pod.delete()
-    wait_for(lambda: not pod.exists(), message="pod r-pod deleted")
+    wait_for(lambda: not pod.exists(), timeout=15, message="pod r-pod deleted")
