@@ -17,43 +17,28 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sctpctl.lab import nodes
 from sctpctl.lab.kinds import resource
-from sctpctl.lab.registry import Registry, timestamp
+from sctpctl.lab.plan import NodePlan, make_plan
+from sctpctl.lab.podstatus import ContainerStatus, pod_status
+from sctpctl.lab.registry import Registry
 from sctpctl.lab.runtime import ContainerNotAvailable, ExecRequest, ExecStreams, LogRequest
 from sctpctl.lab.server import LabApiServer
 from sctpctl.lab.state import LabState
 
 T = TypeVar("T")
 KUBECTL = "/usr/bin/kubectl"
-NODES = ("master-0", "worker-0", "worker-1")
+PLAN = make_plan("test", masters=1, workers=2)
+NODES = tuple(node.name for node in PLAN.nodes)
 
 
-def node_object(name: str, index: int) -> dict[str, Any]:
-    role = "master" if name.startswith("master") else "worker"
-    now = timestamp(time.time())
-    return {
-        "metadata": {
-            "name": name,
-            "labels": {
-                "kubernetes.io/hostname": name,
-                f"node-role.kubernetes.io/{role}": "",
-            },
-        },
-        "spec": {"podCIDR": f"10.128.{2 * index}.0/23"},
-        "status": {
-            "conditions": [
-                {"type": "Ready", "status": "True", "reason": "KubeletReady",
-                 "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
-                 "lastTransitionTime": now},
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": f"198.18.0.{10 + index}"},
-                {"type": "Hostname", "address": name},
-            ],
-            "nodeInfo": {"kubeletVersion": "v1.32.4", "osImage": "Lab Linux",
-                         "kernelVersion": "6.x", "containerRuntimeVersion": "lab://1.0"},
-        },
-    }  # fmt: skip
+def node_object(node: NodePlan) -> dict[str, Any]:
+    """The Node the lab's kubelet registers for ``node``, Ready."""
+    registered = nodes.node_object(node)
+    registered["status"] = nodes.node_status(
+        node, ready="True", previous={}, boot_id=f"boot-{node.name}", now=time.time()
+    )
+    return registered
 
 
 class FakeKubelet:
@@ -85,33 +70,29 @@ class FakeKubelet:
 
     async def _start(self, pod: dict[str, Any]) -> None:
         meta, spec = pod["metadata"], pod["spec"]
-        now = timestamp(time.time())
-        index = NODES.index(spec["nodeName"]) if spec["nodeName"] in NODES else 0
+        node = next((n for n in PLAN.nodes if n.name == spec["nodeName"]), PLAN.nodes[0])
         for container in spec["containers"]:
             key = (meta["namespace"], meta["name"], container["name"])
             self.logs_by_container[key] = [
                 (time.time(), f"{container['name']} started\n".encode()),
                 (time.time(), b"listening on 30102\n"),
             ]
-        status = dict(pod.get("status") or {})
-        status.update(
-            {
-                "phase": "Running",
-                "hostIP": f"198.18.0.{10 + index}",
-                "podIP": f"10.128.{2 * index}.{10 + len(self.logs_by_container)}",
-                "startTime": now,
-                "conditions": [
-                    {"type": t, "status": "True", "lastTransitionTime": now}
-                    for t in ("PodReadyToStartContainers", "Initialized", "Ready",
-                              "ContainersReady", "PodScheduled")
-                ],
-                "containerStatuses": [
-                    {"name": c["name"], "ready": True, "restartCount": 0, "started": True,
-                     "image": c.get("image", ""), "state": {"running": {"startedAt": now}}}
-                    for c in spec["containers"]
-                ],
-            }
-        )  # fmt: skip
+        containers = [ContainerStatus(c["name"], c.get("image", "")) for c in spec["containers"]]
+        for container in containers:
+            container.set_running(time.time())
+        # The status the lab's kubelet publishes, so clients that check the shape (the
+        # pydantic models of ``kubernetes`` 37) see what they would see on a lab.
+        status = pod_status(
+            previous=pod.get("status") or {},
+            containers=containers,
+            init=[],
+            restart_policy=spec.get("restartPolicy", "Always"),
+            sandbox_ready=True,
+            host_ip=node.address,
+            pod_ip=f"10.128.{2 * node.index}.{10 + len(self.logs_by_container)}",
+            started=time.time(),
+            now=time.time(),
+        )
         body = dict(pod)
         body["status"] = status
         await self.registry.update(resource("pods"), body, meta["namespace"], subresource="status")
@@ -205,10 +186,9 @@ class LabThread:
 
     async def _start(self, kubelet: bool) -> None:
         await self.server.start()
-        nodes = resource("nodes")
-        for index, name in enumerate(NODES):
+        for node in PLAN.nodes:
             with contextlib.suppress(Exception):
-                await self.server.registry.create(nodes, node_object(name, index))
+                await self.server.registry.create(resource("nodes"), node_object(node))
         if kubelet:
             self.kubelet = FakeKubelet(self.server.registry)
             self.server.set_runtime(self.kubelet)

@@ -40,6 +40,20 @@ TCP_CLIENT = (
 "A TCP client: exit 0 with the answer, 10 refused, 11 timeout (dropped), 12 other errors."
 
 
+def wait_for(
+    what: Callable[[], Any], *, timeout: float = 30, message: str = "", interval: float = 0.2
+) -> Any:
+    """What ``what()`` returns once it is truthy; an AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = what()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting: {message} (last: {last!r})")
+
+
 class Lab:
     def __init__(self, root: Path, *, workers: int = 2, masters: int = 1) -> None:
         self.root = root
@@ -117,14 +131,7 @@ class Lab:
         return self.kubectl(*args, "-o", f"jsonpath={path}").stdout
 
     def wait_for(self, what: Callable[[], Any], *, timeout: float = 30, message: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = what()
-            if last:
-                return last
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting: {message} (last: {last!r})")
+        return wait_for(what, timeout=timeout, message=message)
 
     def wait_for_pool(self, *, with_config: str, present: bool, pool: str = "worker") -> None:
         """Until the pool has rolled out (``Updated``) a configuration with, or without, the

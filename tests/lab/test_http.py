@@ -258,6 +258,39 @@ def test_kill_9_loses_no_acknowledged_write_and_versions_keep_growing(tmp_path: 
         process.stderr.close()
 
 
+def _established(local_port: int, remote_port: int) -> bool:
+    """Whether this machine has an established IPv4 TCP socket from ``local_port`` to
+    ``remote_port`` on loopback (``/proc/net/tcp``; state 01 is ESTABLISHED)."""
+    wanted = (f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1], fields[2]) == wanted and fields[3] == "01":
+            return True
+    return False
+
+
+def test_stopping_the_server_drops_an_idle_keep_alive_connection(tmp_path: Path) -> None:
+    # A TLS close waits for the client's close_notify; a client that keeps its connection for
+    # the next request (kr8s, lightkube) never sends it, and the server side stayed open.
+    import http.client
+
+    lab = LabThread(tmp_path).start(kubelet=False)
+    context = ssl.create_default_context(cafile=str(lab.state.ca_certificate))
+    connection = http.client.HTTPSConnection("127.0.0.1", lab.server.port, context=context)
+    try:
+        connection.request(
+            "GET", "/version", headers={"Authorization": f"Bearer {lab.state.token()}"}
+        )
+        assert connection.getresponse().read()
+        assert connection.sock is not None
+        server_port, client_port = lab.server.port, connection.sock.getsockname()[1]
+        assert _established(server_port, client_port)
+        lab.stop()
+        assert not _established(server_port, client_port)
+    finally:
+        connection.close()
+
+
 def test_lab_kubeconfig_prints_the_path_or_says_what_is_missing(
     lab: LabThread, tmp_path: Path
 ) -> None:

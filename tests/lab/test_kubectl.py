@@ -115,7 +115,7 @@ def test_get_nodes_prints_the_real_columns_and_wide_adds_addresses(lab: LabThrea
     assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert lines[2].split()[:3] == ["worker-0", "Ready", "worker"]
     wide = lab.kubectl("get", "nodes", "-o", "wide").stdout
-    assert "INTERNAL-IP" in wide and "198.18.0.11" in wide and "Lab Linux" in wide
+    assert "INTERNAL-IP" in wide and "198.18.0.11" in wide and "CoreOS (sctpctl lab)" in wide
 
 
 def test_api_resources_lists_short_names_from_discovery(lab: LabThread) -> None:

@@ -101,7 +101,15 @@ class LabApiServer:
 
     async def stop(self) -> None:
         if self._runner is not None:
+            server = self._runner.server
+            connections = server.connections if server is not None else []
+            transports = [c.transport for c in connections if c.transport is not None]
             await self._runner.cleanup()
+            # Closing a TLS connection waits for the client's close_notify, which a client
+            # that keeps an idle keep-alive connection (kr8s, lightkube) never sends: abort
+            # what is left, so that a stopped server holds no connection.
+            for transport in transports:
+                transport.abort()
             self._runner = None
         if self._store is not None:
             self._store.close()
