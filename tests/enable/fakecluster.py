@@ -15,16 +15,9 @@ import json
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-from sctpctl.k8s.client import (
-    ExecResult,
-    Obj,
-    ObjectList,
-    Objects,
-    PatchType,
-    ResourceInfo,
-    WatchEvent,
-)
+from sctpctl.k8s.client import ExecResult, Obj, ResourceInfo, WatchEvent
 from sctpctl.k8s.errors import AlreadyExists, Forbidden, NotFound
+from tests.fakestore import ObjectStore
 
 CORE_KINDS = {
     ("v1", "Node"): ("nodes", False),
@@ -44,7 +37,7 @@ def _forbidden(verb: str, plural: str) -> Forbidden:
     return Forbidden({"code": 403, "reason": "Forbidden", "message": message}, code=403)
 
 
-class FakeCluster:
+class FakeCluster(ObjectStore):
     def __init__(
         self,
         objects: Sequence[Obj] = (),
@@ -52,77 +45,34 @@ class FakeCluster:
         openshift: bool = True,
         forbidden: set[tuple[str, str]] | None = None,
     ) -> None:
+        super().__init__()
         self.kinds = {**CORE_KINDS, **(MC_KINDS if openshift else {})}
-        self.objects: dict[tuple[str, str, str], Obj] = {}
         self.forbidden = forbidden or set()
         self.reviews_allow_all = False
         "Access reviews say yes to everything (the policy changes between review and call)."
         self.node_reports: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
-        self.closed = False
-        self.version = 0
-        self.events: list[tuple[int, str, Obj]] = []
         self.watching = asyncio.Event()
         "Set once something watches (for status: once every check pod exists)."
         for obj in objects:
             self._store(copy.deepcopy(obj))
 
-    # --- bookkeeping --------------------------------------------------------------------------
-
-    def _store(self, obj: Obj) -> Obj:
-        self.version += 1
-        meta = obj.setdefault("metadata", {})
-        meta["resourceVersion"] = str(self.version)
-        key = (obj["kind"], meta.get("namespace", ""), meta["name"])
-        self.events.append((self.version, "MODIFIED" if key in self.objects else "ADDED", obj))
-        self.objects[key] = obj
-        return obj
-
-    def _check(self, verb: str, kind: str) -> str:
+    def _check(self, verb: str, kind: str) -> None:
         self.calls.append((verb, kind))
         for (_, known), (plural, _) in self.kinds.items():
             if known == kind:
                 if (verb, plural) in self.forbidden:
                     raise _forbidden(verb, plural)
-                return plural
+                return
         raise NotFound({"code": 404, "message": f"no {kind}"}, code=404)
 
-    def of_kind(self, kind: str) -> list[Obj]:
-        return [o for (k, _, _), o in self.objects.items() if k == kind]
-
-    # --- the Client interface -----------------------------------------------------------------
+    # --- the rest of the Client interface -----------------------------------------------------
 
     async def resource(self, api_version: str, kind: str) -> ResourceInfo:
         found = self.kinds.get((api_version, kind))
         if found is None:
             raise NotFound({"code": 404, "message": f"no {kind} in {api_version}"}, code=404)
         return ResourceInfo(api_version, kind, found[0], found[1])
-
-    async def get(
-        self, api_version: str, kind: str, name: str, *, namespace: str | None = None
-    ) -> Obj:
-        self._check("get", kind)
-        found = self.objects.get((kind, namespace or "", name))
-        if found is None:
-            raise NotFound({"code": 404, "message": f'{kind} "{name}" not found'}, code=404)
-        return copy.deepcopy(found)
-
-    async def list(
-        self,
-        api_version: str,
-        kind: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> ObjectList:
-        self._check("list", kind)
-        items = [
-            copy.deepcopy(o)
-            for o in self.of_kind(kind)
-            if namespace is None or o["metadata"].get("namespace") == namespace
-        ]
-        return ObjectList(items, str(self.version))
 
     async def create(
         self, body: Obj, *, namespace: str | None = None, dry_run: bool = False
@@ -141,70 +91,14 @@ class FakeCluster:
             meta["namespace"] = namespace
         if not meta.get("name"):
             meta["name"] = meta.get("generateName", "x-") + str(self.version + 1)
-        if (kind, meta.get("namespace", ""), meta["name"]) in self.objects:
+        if self.key(obj) in self.objects:
             raise AlreadyExists({"code": 409, "reason": "AlreadyExists"}, code=409)
         if kind == "Pod":
             node = obj["spec"].get("nodeName")
             if node in self.node_reports:
                 obj["status"] = {"phase": "Succeeded"}
                 meta["annotations"] = {"log": json.dumps(self.node_reports[node])}
-        return copy.deepcopy(self._store(obj))
-
-    async def replace(self, body: Obj, *, namespace: str | None = None) -> Obj:
-        self._check("update", body["kind"])
-        return copy.deepcopy(self._store(copy.deepcopy(body)))
-
-    async def patch(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        patch: Any,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = PatchType.MERGE,
-        subresource: str | None = None,
-    ) -> Obj:
-        raise NotImplementedError("the commands under test do not patch")
-
-    async def apply(
-        self, body: Obj, *, field_manager: str = "sctpctl", force: bool = False,
-        namespace: str | None = None,
-    ) -> Obj:  # fmt: skip
-        self._check("patch", body["kind"])
-        return copy.deepcopy(self._store(copy.deepcopy(body)))
-
-    async def delete(
-        self, api_version: str, kind: str, name: str, *, namespace: str | None = None,
-        grace_period_seconds: int | None = None,
-    ) -> Obj:  # fmt: skip
-        self._check("delete", kind)
-        found = self.objects.pop((kind, namespace or "", name), None)
-        if found is None:
-            raise NotFound({"code": 404, "message": f'{kind} "{name}" not found'}, code=404)
-        self.version += 1
-        self.events.append((self.version, "DELETED", found))
-        if kind == "Namespace":
-            for key in [k for k in self.objects if k[1] == name]:
-                del self.objects[key]
-        return found
-
-    async def delete_collection(
-        self, api_version: str, kind: str, *, namespace: str | None = None,
-        label_selector: str | None = None,
-    ) -> Objects:  # fmt: skip
-        self._check("deletecollection", kind)
-        key, _, value = (label_selector or "").partition("=")
-        gone = []
-        for ident, obj in list(self.objects.items()):
-            labels = obj["metadata"].get("labels") or {}
-            if (
-                ident[0] == kind
-                and (namespace is None or ident[1] == namespace)
-                and (not key or labels.get(key) == value)
-            ):
-                gone.append(self.objects.pop(ident))
-        return gone
+        return self._store(obj)
 
     async def watch(
         self, api_version: str, kind: str, *, resource_version: str | None = None, **_: Any
@@ -223,6 +117,3 @@ class FakeCluster:
         self._check("get", "Pod")
         found = self.objects[("Pod", namespace, pod)]
         return str(found["metadata"].get("annotations", {}).get("log", ""))
-
-    async def close(self) -> None:
-        self.closed = True

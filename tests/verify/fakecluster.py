@@ -18,11 +18,13 @@ import json
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
-from sctpctl.k8s.client import ExecResult, Obj, ObjectList, ResourceInfo, WatchEvent
-from sctpctl.k8s.errors import AlreadyExists, K8sError, NotFound
+from sctpctl.k8s.client import ExecResult, Obj, ResourceInfo, WatchEvent
+from sctpctl.k8s.errors import AlreadyExists, K8sError
 from sctpctl.netpol import Protocol, Traffic, cluster_from_objects, evaluate, pod_endpoint
+from sctpctl.netpol.selectors import Selector
 from sctpctl.netpol.traffic import Endpoint
 from sctpctl.outcomes import Outcome
+from tests.fakestore import ObjectStore, labels_match
 
 NODES = {"master-0": "198.18.0.10", "worker-0": "198.18.0.11", "worker-1": "198.18.0.12"}
 
@@ -41,10 +43,9 @@ def node_object(name: str, address: str) -> Obj:
     }
 
 
-class FakeCluster:
+class FakeCluster(ObjectStore):
     def __init__(self, nodes: dict[str, str] | None = None) -> None:
-        self.objects: dict[tuple[str, str, str], Obj] = {}
-        self.version = itertools.count(1)
+        super().__init__()
         self.pod_ips = itertools.count(2)
         self.sctp_nodes: set[str] = {"worker-0", "worker-1"}
         self.enforce_policies = True
@@ -59,50 +60,10 @@ class FakeCluster:
         for name, address in (nodes or NODES).items():
             self._store(node_object(name, address))
 
-    # --- storage ------------------------------------------------------------------------------
-
-    def _key(self, obj: Obj) -> tuple[str, str, str]:
-        meta = obj["metadata"]
-        return obj["kind"], meta.get("namespace") or "", meta["name"]
-
-    def _store(self, obj: Obj) -> Obj:
-        obj["metadata"]["resourceVersion"] = str(next(self.version))
-        self.objects[self._key(obj)] = obj
-        return copy.deepcopy(obj)
-
-    def of_kind(self, kind: str, namespace: str | None = None) -> list[Obj]:
-        return [
-            o
-            for (k, ns, _), o in self.objects.items()
-            if k == kind and (namespace is None or ns == namespace)
-        ]
-
     async def resource(self, api_version: str, kind: str) -> ResourceInfo:
         return ResourceInfo(
             api_version, kind, kind.lower() + "s", kind not in ("Node", "Namespace")
         )
-
-    async def get(
-        self, api_version: str, kind: str, name: str, *, namespace: str | None = None
-    ) -> Obj:
-        found = self.objects.get((kind, namespace or "", name))
-        if found is None:
-            raise NotFound({"code": 404, "message": f"{kind} {name} not found"}, code=404)
-        return copy.deepcopy(found)
-
-    async def list(
-        self,
-        api_version: str,
-        kind: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> ObjectList:
-        items = [
-            copy.deepcopy(o) for o in self.of_kind(kind, namespace) if _matches(o, label_selector)
-        ]
-        return ObjectList(items, str(next(self.version)))
 
     async def create(
         self, body: Obj, *, namespace: str | None = None, dry_run: bool = False
@@ -116,7 +77,7 @@ class FakeCluster:
             return obj
         if namespace and not obj["metadata"].get("namespace"):
             obj["metadata"]["namespace"] = namespace
-        if self._key(obj) in self.objects:
+        if self.key(obj) in self.objects:
             raise AlreadyExists({"code": 409, "reason": "AlreadyExists"}, code=409)
         kind = obj["kind"]
         if kind == "Namespace":
@@ -164,11 +125,19 @@ class FakeCluster:
             "containerStatuses": statuses,
         }
 
+    def _selected_pods(self, service: Obj) -> list[Obj]:
+        selector = Selector.from_label_selector({"matchLabels": service["spec"].get("selector")})
+        namespace = service["metadata"]["namespace"]
+        return [
+            p
+            for p in self.of_kind("Pod", namespace)
+            if selector.matches(p["metadata"].get("labels"))
+        ]
+
     def _endpoints(self) -> None:
         for service in self.of_kind("Service"):
             namespace = service["metadata"]["namespace"]
-            selector = service["spec"].get("selector") or {}
-            pods = [p for p in self.of_kind("Pod", namespace) if _labels_match(p, selector)]
+            pods = self._selected_pods(service)
             name = service["metadata"]["name"]
             self._store(
                 {
@@ -186,45 +155,6 @@ class FakeCluster:
                 }
             )
 
-    async def replace(self, body: Obj, *, namespace: str | None = None) -> Obj:
-        return self._store(copy.deepcopy(body))
-
-    async def patch(self, *args: Any, **kwargs: Any) -> Obj:
-        raise NotImplementedError
-
-    async def apply(self, body: Obj, **kwargs: Any) -> Obj:
-        return self._store(copy.deepcopy(body))
-
-    async def delete(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        *,
-        namespace: str | None = None,
-        grace_period_seconds: int | None = None,
-    ) -> Obj:
-        found = self.objects.pop((kind, namespace or "", name), None)
-        if found is None:
-            raise NotFound({"code": 404}, code=404)
-        if kind == "Namespace":
-            for key in [k for k in self.objects if k[1] == name]:
-                del self.objects[key]
-        return found
-
-    async def delete_collection(
-        self,
-        api_version: str,
-        kind: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-    ) -> list[Obj]:
-        gone = [o for o in self.of_kind(kind, namespace) if _matches(o, label_selector)]
-        for obj in gone:
-            del self.objects[self._key(obj)]
-        return gone
-
     async def watch(
         self,
         api_version: str,
@@ -238,14 +168,11 @@ class FakeCluster:
     ) -> AsyncGenerator[WatchEvent, None]:
         # Everything here happens at once: the list already showed the final state.
         for obj in self.of_kind(kind, namespace):
-            if _matches(obj, label_selector):
+            if labels_match(obj, label_selector):
                 yield WatchEvent("MODIFIED", copy.deepcopy(obj))
 
     async def logs(self, namespace: str, pod: str, **kwargs: Any) -> str:
         return ""
-
-    async def close(self) -> None:
-        return None
 
     # --- the network ----------------------------------------------------------------------------
 
@@ -265,9 +192,7 @@ class FakeCluster:
                 if (host == service["spec"]["clusterIP"] and port == entry["port"]) or (
                     host in NODES.values() and port == entry.get("nodePort")
                 ):
-                    selector = service["spec"]["selector"]
-                    namespace = service["metadata"]["namespace"]
-                    pods = [p for p in self.of_kind("Pod", namespace) if _labels_match(p, selector)]
+                    pods = self._selected_pods(service)
                     return (pods[0] if pods else None), entry["targetPort"]
         return self._pod_at(host), port
 
@@ -382,21 +307,3 @@ class FakeCluster:
             }
             return ExecResult(0, json.dumps(document).encode(), b"")
         return ExecResult(127, b"", b"unknown command\n")
-
-
-def _labels_match(obj: Obj, wanted: dict[str, str]) -> bool:
-    labels = obj["metadata"].get("labels") or {}
-    return all(labels.get(k) == v for k, v in wanted.items())
-
-
-def _matches(obj: Obj, selector: str | None) -> bool:
-    if not selector:
-        return True
-    labels = obj["metadata"].get("labels") or {}
-    for part in selector.split(","):
-        key, eq, value = part.partition("=")
-        if eq and labels.get(key) != value:
-            return False
-        if not eq and key not in labels:
-            return False
-    return True
